@@ -1,0 +1,153 @@
+//! The handler layer: Glance's Image API v2 routes. It knows only `dyn DataAccess`, the image
+//! store and the settings; never SQL, never an HTTP client.
+
+pub mod auth;
+pub mod json;
+pub mod middleware;
+
+mod actions;
+mod image_data;
+mod images;
+mod list_params;
+mod members;
+mod patch;
+mod schemas;
+mod tags;
+mod versions;
+
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::{web, App, HttpRequest, HttpResponse};
+
+use crate::config::Settings;
+use crate::data_access::DataAccess;
+use crate::error::ApiError;
+use crate::store::Store;
+
+/// What every handler gets: the data access, the image store and the settings.
+pub struct AppState {
+    pub db: Arc<dyn DataAccess>,
+    pub store: Arc<Store>,
+    pub settings: Arc<Settings>,
+}
+
+pub type State = web::Data<AppState>;
+
+/// The whole application: middleware, routes, and Glance's answers for unknown paths.
+pub fn build_app(
+    state: State,
+    metrics: Option<crate::metrics::MetricsHandle>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let max_body = state.settings.server.max_request_body;
+    App::new()
+        .app_data(state)
+        .app_data(
+            web::JsonConfig::default()
+                .limit(max_body)
+                .error_handler(|err, _req| middleware::json_error(err).into()),
+        )
+        .app_data(web::PayloadConfig::default().limit(max_body))
+        .configure(|cfg| routes(cfg, metrics))
+        .default_service(web::to(not_found))
+        .wrap(actix_web::middleware::from_fn(crate::metrics::record_request))
+        .wrap(actix_web::middleware::from_fn(middleware::glance_envelope))
+        .wrap(actix_web::middleware::Logger::new(
+            "%a \"%r\" %s %b %{x-openstack-request-id}o %Dms",
+        ))
+}
+
+/// A resource whose other methods answer 405 with `Allow`, as Glance's catch-all reject does.
+fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move |req: HttpRequest| async move {
+        reject_method(&req, allow)
+    }))
+}
+
+fn reject_method(req: &HttpRequest, allow: &str) -> Result<HttpResponse, ApiError> {
+    const KNOWN: [Method; 6] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+    ];
+    if KNOWN.contains(req.method()) {
+        Err(ApiError::method_not_allowed(allow))
+    } else {
+        Err(ApiError::not_implemented())
+    }
+}
+
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let _ = req;
+    Err(ApiError::not_found("The resource could not be found."))
+}
+
+fn routes(cfg: &mut web::ServiceConfig, metrics: Option<crate::metrics::MetricsHandle>) {
+    cfg.service(resource("/versions", "GET").route(web::get().to(versions::list)))
+        .service(resource("/healthcheck", "GET, HEAD").route(web::get().to(versions::healthcheck)));
+    if let Some(handle) = metrics {
+        cfg.app_data(web::Data::new(handle))
+            .service(resource("/metrics", "GET").route(web::get().to(crate::metrics::scrape)));
+    }
+    cfg.service(
+        web::scope("/v2")
+            .service(
+                resource("/images", "GET, POST")
+                    .route(web::get().to(images::index))
+                    .route(web::post().to(images::create)),
+            )
+            .service(
+                resource("/images/{image_id}", "GET, PATCH, DELETE")
+                    .route(web::get().to(images::show))
+                    .route(web::patch().to(images::update))
+                    .route(web::delete().to(images::delete)),
+            )
+            .service(
+                resource("/images/{image_id}/file", "GET, PUT")
+                    .route(web::get().to(image_data::download))
+                    .route(web::put().to(image_data::upload)),
+            )
+            .service(
+                resource("/images/{image_id}/actions/deactivate", "POST")
+                    .route(web::post().to(actions::deactivate)),
+            )
+            .service(
+                resource("/images/{image_id}/actions/reactivate", "POST")
+                    .route(web::post().to(actions::reactivate)),
+            )
+            .service(
+                resource("/images/{image_id}/tags/{tag}", "PUT, DELETE")
+                    .route(web::put().to(tags::add))
+                    .route(web::delete().to(tags::remove)),
+            )
+            .service(
+                resource("/images/{image_id}/members", "GET, POST")
+                    .route(web::get().to(members::index))
+                    .route(web::post().to(members::create)),
+            )
+            .service(
+                resource("/images/{image_id}/members/{member_id}", "GET, PUT, DELETE")
+                    .route(web::get().to(members::show))
+                    .route(web::put().to(members::update))
+                    .route(web::delete().to(members::delete)),
+            )
+            .service(resource("/schemas/image", "GET").route(web::get().to(schemas::image)))
+            .service(resource("/schemas/images", "GET").route(web::get().to(schemas::images)))
+            .service(resource("/schemas/member", "GET").route(web::get().to(schemas::member)))
+            .service(resource("/schemas/members", "GET").route(web::get().to(schemas::members)))
+            .service(resource("/info/import", "GET").route(web::get().to(versions::import_info))),
+    );
+}

@@ -1,0 +1,79 @@
+//! `/versions`, the 300 for unversioned paths, `/v2/info/import` and `/healthcheck`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
+use serde_json::json;
+
+use crate::api::{json, State};
+
+/// Glance 33's list, in the order it sends it.
+const VERSIONS: &[(&str, &str)] = &[
+    ("v2.15", "SUPPORTED"),
+    ("v2.9", "SUPPORTED"),
+    ("v2.17", "CURRENT"),
+    ("v2.7", "SUPPORTED"),
+    ("v2.6", "SUPPORTED"),
+    ("v2.5", "SUPPORTED"),
+    ("v2.4", "SUPPORTED"),
+    ("v2.3", "SUPPORTED"),
+    ("v2.2", "SUPPORTED"),
+    ("v2.1", "SUPPORTED"),
+    ("v2.0", "SUPPORTED"),
+];
+
+/// `public_endpoint`, else the scheme and host the request came in on.
+pub fn base_url(req: &HttpRequest) -> String {
+    let configured = req
+        .app_data::<State>()
+        .map(|s| s.settings.server.public_endpoint.trim_end_matches('/').to_string())
+        .unwrap_or_default();
+    if !configured.is_empty() {
+        return configured;
+    }
+    let info = req.connection_info();
+    format!("{}://{}", info.scheme(), info.host())
+}
+
+fn body(req: &HttpRequest) -> serde_json::Value {
+    let href = format!("{}/v2/", base_url(req));
+    let versions: Vec<_> = VERSIONS
+        .iter()
+        .map(|(id, status)| {
+            json!({"id": id, "status": status, "links": [{"rel": "self", "href": href}]})
+        })
+        .collect();
+    json!({ "versions": versions })
+}
+
+pub async fn list(req: HttpRequest) -> HttpResponse {
+    json::respond(StatusCode::OK, &body(&req))
+}
+
+pub fn multiple_choices(req: &HttpRequest) -> HttpResponse {
+    json::respond(StatusCode::MULTIPLE_CHOICES, &body(req))
+}
+
+pub async fn import_info() -> HttpResponse {
+    // Interoperable import is not offered: an empty list tells clients to use PUT /file.
+    json::respond(
+        StatusCode::OK,
+        &json!({"import-methods": {
+            "description": "Import methods available.",
+            "type": "array",
+            "value": []
+        }}),
+    )
+}
+
+/// oslo.middleware's healthcheck: `OK` while the database (or registry) answers, else 503.
+pub async fn healthcheck(state: State) -> HttpResponse {
+    match state.db.health().await {
+        Ok(()) => HttpResponse::Ok().content_type("text/plain; charset=UTF-8").body("OK"),
+        Err(err) => {
+            log::warn!("healthcheck failed: {err}");
+            HttpResponse::ServiceUnavailable()
+                .content_type("text/plain; charset=UTF-8")
+                .body(format!("DATABASE DOWN: {}", err.kind()))
+        }
+    }
+}

@@ -1,0 +1,2 @@
+//! glance-registry (deprecated): in progress.
+fn main() {}

@@ -1,0 +1,290 @@
+//! Domain types shared by the handler layer and every data-access backend.
+//!
+//! Nothing here knows about SQL, HTTP clients or actix: these are the values that cross the
+//! `DataAccess` trait (and, serialized, the registry wire).
+
+pub mod policy;
+mod query;
+
+pub use query::{
+    CmpOp, ImageColumn, ImageFilters, ImageQuery, MemberQuery, MemberStatusFilter, SortDir,
+    SortKey, ValueMatch, VisibilityFilter,
+};
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Naive UTC, as Glance stores it.
+pub type Timestamp = chrono::NaiveDateTime;
+
+pub fn now() -> Timestamp {
+    chrono::Utc::now().naive_utc()
+}
+
+/// Glance's `created_at`/`updated_at` rendering: `YYYY-MM-DDTHH:MM:SSZ`, no fraction.
+pub fn format_timestamp(ts: &Timestamp) -> String {
+    ts.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Who is calling: the request context Glance passes to every DB-API call.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestContext {
+    pub user_id: Option<String>,
+    pub project_id: Option<String>,
+    pub roles: Vec<String>,
+    pub is_admin: bool,
+    /// Anonymous contexts may read but never write.
+    pub read_only: bool,
+    pub request_id: String,
+}
+
+impl RequestContext {
+    /// Glance's noauth context: an admin without user or project.
+    pub fn noauth(request_id: String) -> Self {
+        Self {
+            is_admin: true,
+            request_id,
+            ..Self::default()
+        }
+    }
+}
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// Glance's image status machine (`glance/domain/__init__.py`).
+    ImageStatus {
+        Queued => "queued",
+        Saving => "saving",
+        Active => "active",
+        Killed => "killed",
+        Deleted => "deleted",
+        PendingDelete => "pending_delete",
+        Deactivated => "deactivated",
+        Uploading => "uploading",
+        Importing => "importing",
+    }
+);
+
+impl ImageStatus {
+    /// Whether Glance's domain model allows moving from `self` to `to`.
+    pub fn can_transition_to(self, to: ImageStatus) -> bool {
+        use ImageStatus::*;
+        matches!(
+            (self, to),
+            (Queued, Saving | Uploading | Importing | Active | Deleted)
+                | (Saving, Active | Killed | Deleted | Queued)
+                | (Uploading, Importing | Queued | Deleted)
+                | (Importing, Active | Deleted | Queued)
+                | (Active, PendingDelete | Deleted | Deactivated)
+                | (Killed, Deleted)
+                | (PendingDelete, Deleted | Active)
+                | (Deactivated, Active | Deleted)
+        )
+    }
+}
+
+string_enum!(
+    Visibility {
+        Private => "private",
+        Public => "public",
+        Shared => "shared",
+        Community => "community",
+    }
+);
+
+string_enum!(
+    MemberStatus {
+        Pending => "pending",
+        Accepted => "accepted",
+        Rejected => "rejected",
+    }
+);
+
+string_enum!(
+    LocationStatus {
+        Active => "active",
+        PendingDelete => "pending_delete",
+        Deleted => "deleted",
+    }
+);
+
+/// One row of `images` with its live properties, tags and locations.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Image {
+    pub id: String,
+    pub name: Option<String>,
+    pub size: Option<i64>,
+    pub virtual_size: Option<i64>,
+    pub status: ImageStatus,
+    pub visibility: Visibility,
+    pub disk_format: Option<String>,
+    pub container_format: Option<String>,
+    pub checksum: Option<String>,
+    pub os_hash_algo: Option<String>,
+    pub os_hash_value: Option<String>,
+    pub owner: Option<String>,
+    pub min_disk: i32,
+    pub min_ram: i32,
+    pub protected: bool,
+    pub os_hidden: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Option<Timestamp>,
+    pub deleted_at: Option<Timestamp>,
+    pub deleted: bool,
+    /// Live custom properties (soft-deleted rows are not returned); a stored NULL reads as "".
+    pub properties: BTreeMap<String, String>,
+    /// Live tags in insertion order, without duplicates.
+    pub tags: Vec<String>,
+    /// Live locations (status active or pending_delete), in insertion order.
+    pub locations: Vec<Location>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Location {
+    pub id: i64,
+    pub url: String,
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub status: LocationStatus,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewLocation {
+    pub url: String,
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub status: LocationStatus,
+}
+
+/// The values of `image_create`. The handler layer fills in every default.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewImage {
+    pub id: String,
+    pub name: Option<String>,
+    pub status: ImageStatus,
+    pub visibility: Visibility,
+    pub disk_format: Option<String>,
+    pub container_format: Option<String>,
+    pub owner: Option<String>,
+    pub min_disk: i32,
+    pub min_ram: i32,
+    pub protected: bool,
+    pub os_hidden: bool,
+    pub properties: BTreeMap<String, String>,
+    pub tags: Vec<String>,
+}
+
+/// The values of `image_update`: only the fields that are `Some` change.
+/// `Some(None)` sets a nullable column to NULL.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ImageChanges {
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "double_option")]
+    pub name: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<ImageStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<Visibility>,
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "double_option")]
+    pub size: Option<Option<i64>>,
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "double_option")]
+    pub virtual_size: Option<Option<i64>>,
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "double_option")]
+    pub disk_format: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "double_option")]
+    pub container_format: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "double_option")]
+    pub checksum: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "double_option")]
+    pub os_hash_algo: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "double_option")]
+    pub os_hash_value: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "double_option")]
+    pub owner: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_disk: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_ram: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protected: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub os_hidden: Option<bool>,
+    /// Properties to insert or overwrite (a soft-deleted row of the same name is revived).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub set_properties: BTreeMap<String, String>,
+    /// Properties to soft-delete. Applied in the same transaction as everything else, so
+    /// concurrent PATCHes that touch different properties never lose each other's work.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub remove_properties: Vec<String>,
+    /// Replace the whole tag set (`image_tag_set_all`) in the same transaction.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+    /// Locations to add in the same transaction (the upload's final save).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub add_locations: Vec<NewLocation>,
+}
+
+/// `null` is `Some(None)`, a value is `Some(Some(v))`, absence (serde default) is `None`.
+fn double_option<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: Deserializer<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    pub id: i64,
+    pub image_id: String,
+    pub member: String,
+    pub can_share: bool,
+    pub status: MemberStatus,
+    pub created_at: Timestamp,
+    pub updated_at: Option<Timestamp>,
+    pub deleted: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewMember {
+    pub image_id: String,
+    pub member: String,
+    pub can_share: bool,
+    pub status: MemberStatus,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MemberChanges {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<MemberStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub can_share: Option<bool>,
+}

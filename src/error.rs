@@ -1,0 +1,293 @@
+//! The one place that maps errors to HTTP: `ApiError` carries a status and Glance's message,
+//! and renders webob's error bodies, negotiated on `Accept` (§11 of the reference):
+//! HTML for `*/*` and `text/html`, flat JSON for `application/json`, plain text otherwise.
+
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+use crate::data_access::DataAccessError;
+
+#[derive(Clone, Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    /// Glance's explanation (the sentence a client shows).
+    pub explanation: String,
+    /// The webob message, before HTML escaping; normally `<explanation><br /><br />\n\n\n`.
+    message: String,
+    headers: Vec<(HeaderName, String)>,
+}
+
+/// How an error body is rendered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorFormat {
+    Html,
+    Json,
+    Plain,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, explanation: impl Into<String>) -> Self {
+        let explanation = explanation.into();
+        let message = format!("{explanation}<br /><br />\n\n\n");
+        Self {
+            status,
+            explanation,
+            message,
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn with_header(mut self, name: HeaderName, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    pub fn bad_request(explanation: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, explanation)
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "This server could not verify that you are authorized to access the document you \
+             requested. Either you supplied the wrong credentials (e.g., bad password), or your \
+             browser does not understand how to supply the credentials required.",
+        )
+    }
+
+    pub fn forbidden(explanation: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, explanation)
+    }
+
+    pub fn not_found(explanation: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, explanation)
+    }
+
+    pub fn image_not_found(image_id: &str) -> Self {
+        Self::not_found(format!("No image found with ID {image_id}"))
+    }
+
+    pub fn conflict(explanation: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, explanation)
+    }
+
+    pub fn gone(explanation: impl Into<String>) -> Self {
+        Self::new(StatusCode::GONE, explanation)
+    }
+
+    pub fn too_large(explanation: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, explanation)
+    }
+
+    pub fn range_not_satisfiable(explanation: impl Into<String>) -> Self {
+        Self::new(StatusCode::RANGE_NOT_SATISFIABLE, explanation)
+    }
+
+    pub fn service_unavailable(explanation: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, explanation)
+    }
+
+    pub fn method_not_allowed(allow: &str) -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "The method specified is not allowed for this resource.",
+        )
+        .with_header(header::ALLOW, allow)
+    }
+
+    pub fn not_implemented() -> Self {
+        Self::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "The server has either erred or is incapable of performing the requested operation.",
+        )
+    }
+
+    /// A 500 whose cause is logged but never shown to the client.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        log::error!("internal error: {cause}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The server has either erred or is incapable of performing the requested operation.",
+        )
+    }
+
+    /// webob's 415 for a PATCH with the wrong media type, with its `Accept-Patch` header.
+    pub fn unsupported_patch_media_type(content_type: &str) -> Self {
+        const ACCEPTED: &str = "application/openstack-images-v2.0-json-patch, \
+                                application/openstack-images-v2.1-json-patch";
+        let explanation =
+            format!("The request media type {content_type} is not supported by this server.");
+        Self {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            message: format!(
+                "{explanation}\n<br /><br />\nImage PATCH expects Content-Type one of: {ACCEPTED}"
+            ),
+            explanation,
+            headers: vec![(HeaderName::from_static("accept-patch"), ACCEPTED.to_string())],
+        }
+    }
+
+    pub fn unsupported_media_type(content_type: &str) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("The request media type {content_type} is not supported by this server."),
+        )
+    }
+
+    /// `"404 Not Found"`: webob's status string.
+    pub fn status_line(&self) -> String {
+        format!(
+            "{} {}",
+            self.status.as_u16(),
+            self.status.canonical_reason().unwrap_or("Unknown")
+        )
+    }
+
+    pub fn render(&self, format: ErrorFormat) -> HttpResponse {
+        let mut builder = HttpResponse::build(self.status);
+        for (name, value) in &self.headers {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                builder.insert_header((name.clone(), value));
+            }
+        }
+        let status = self.status_line();
+        match format {
+            ErrorFormat::Html => builder
+                .content_type("text/html; charset=UTF-8")
+                .body(format!(
+                    "<html>\n <head>\n  <title>{status}</title>\n </head>\n <body>\n  \
+                     <h1>{status}</h1>\n  {}\n </body>\n</html>",
+                    html_escape_keeping_breaks(&self.message)
+                )),
+            ErrorFormat::Json => {
+                let title = self.status.canonical_reason().unwrap_or("Unknown");
+                let body = serde_json::json!({
+                    "message": self.message,
+                    "code": status,
+                    "title": title,
+                });
+                builder
+                    .content_type("application/json")
+                    .body(crate::api::json::to_python_json(&body))
+            }
+            ErrorFormat::Plain => builder
+                .content_type("text/plain; charset=UTF-8")
+                .body(format!("{status}\n\n{}\n\n   ", self.explanation)),
+        }
+    }
+}
+
+/// Escape like Python's `html.escape`, but keep webob's literal `<br /><br />`.
+fn html_escape_keeping_breaks(message: &str) -> String {
+    message
+        .split("<br /><br />")
+        .map(|part| {
+            let mut out = String::with_capacity(part.len());
+            for c in part.chars() {
+                match c {
+                    '&' => out.push_str("&amp;"),
+                    '<' => out.push_str("&lt;"),
+                    '>' => out.push_str("&gt;"),
+                    '"' => out.push_str("&quot;"),
+                    '\'' => out.push_str("&#x27;"),
+                    c => out.push(c),
+                }
+            }
+            out
+        })
+        .collect::<Vec<_>>()
+        .join("<br /><br />")
+}
+
+/// webob's `best_match(['text/html', 'application/json'])`: highest quality wins, ties go to
+/// HTML; no `Accept` or no match → plain text.
+pub fn negotiate(accept: Option<&str>) -> ErrorFormat {
+    let Some(accept) = accept else {
+        return ErrorFormat::Plain;
+    };
+    let quality = |offer_type: &str, offer_sub: &str| -> f32 {
+        let mut best = 0.0_f32;
+        for range in accept.split(',') {
+            let mut parts = range.split(';');
+            let media = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+            let mut q = 1.0_f32;
+            for param in parts {
+                if let Some(value) = param.trim().strip_prefix("q=") {
+                    q = value.trim().parse().unwrap_or(0.0);
+                }
+            }
+            let (t, s) = media.split_once('/').unwrap_or((media.as_str(), ""));
+            let matches = (t == "*" && s == "*")
+                || (t == offer_type && (s == "*" || s == offer_sub));
+            if matches && q > best {
+                best = q;
+            }
+        }
+        best
+    };
+    let html = quality("text", "html");
+    let json = quality("application", "json");
+    if html <= 0.0 && json <= 0.0 {
+        ErrorFormat::Plain
+    } else if json > html {
+        ErrorFormat::Json
+    } else {
+        ErrorFormat::Html
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.status_line(), self.explanation)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    /// Rendered as HTML here; `api::middleware` re-renders for the request's `Accept`.
+    fn error_response(&self) -> HttpResponse {
+        let mut response = self.render(ErrorFormat::Html);
+        response.extensions_mut().insert(self.clone());
+        response
+    }
+}
+
+impl From<DataAccessError> for ApiError {
+    fn from(err: DataAccessError) -> Self {
+        match err {
+            DataAccessError::NotFound(msg) => Self::not_found(msg),
+            DataAccessError::Forbidden(msg) => Self::forbidden(msg),
+            DataAccessError::Conflict(msg) | DataAccessError::Duplicate(msg) => Self::conflict(msg),
+            DataAccessError::Invalid(msg) => Self::bad_request(msg),
+            DataAccessError::Unavailable(msg) => {
+                log::warn!("data access unavailable: {msg}");
+                Self::service_unavailable(
+                    "The image service is temporarily unable to reach its database. Retry later.",
+                )
+            }
+            DataAccessError::Backend(msg) => Self::internal(msg),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negotiation_follows_webob() {
+        assert_eq!(negotiate(Some("*/*")), ErrorFormat::Html);
+        assert_eq!(negotiate(Some("text/html")), ErrorFormat::Html);
+        assert_eq!(negotiate(Some("text/*")), ErrorFormat::Html);
+        assert_eq!(negotiate(Some("application/json, */*")), ErrorFormat::Html);
+        assert_eq!(negotiate(Some("application/json")), ErrorFormat::Json);
+        assert_eq!(negotiate(Some("application/*")), ErrorFormat::Json);
+        assert_eq!(negotiate(Some("text/html;q=0.5, application/json")), ErrorFormat::Json);
+        assert_eq!(negotiate(None), ErrorFormat::Plain);
+        assert_eq!(negotiate(Some("text/plain")), ErrorFormat::Plain);
+    }
+}

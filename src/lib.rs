@@ -1,0 +1,30 @@
+//! glance-rs: OpenStack Glance's Image API v2 on actix-web, with its data access chosen by
+//! Cargo features (direct-sqlite, direct-postgres, registry-proxy) behind one handler layer.
+
+#[cfg(not(any(
+    feature = "direct-sqlite",
+    feature = "direct-postgres",
+    feature = "registry-proxy"
+)))]
+compile_error!(
+    "glance-rs needs at least one data-access feature: `direct-sqlite`, `direct-postgres` or \
+     `registry-proxy` (e.g. `cargo build --no-default-features --features direct-sqlite`)"
+);
+
+#[cfg(all(
+    feature = "registry-server",
+    not(any(feature = "direct-sqlite", feature = "direct-postgres"))
+))]
+compile_error!(
+    "feature `registry-server` (glance-registry) needs a direct backend: add `direct-sqlite` or \
+     `direct-postgres`"
+);
+
+pub mod api;
+pub mod config;
+pub mod data_access;
+pub mod domain;
+pub mod error;
+pub mod metrics;
+pub mod server;
+pub mod store;

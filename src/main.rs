@@ -1,0 +1,67 @@
+//! glance-api: Glance's Image API v2. `glance-api [--config PATH] [serve|db-sync]`.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use glance_rs::config::{Service, Settings};
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let mut config_path: Option<PathBuf> = None;
+    let mut command = "serve".to_string();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--config" => config_path = args.next().map(PathBuf::from),
+            "serve" | "db-sync" => command = arg,
+            "-h" | "--help" => {
+                println!("usage: glance-api [--config PATH] [serve|db-sync]");
+                return ExitCode::SUCCESS;
+            }
+            other => {
+                eprintln!("glance-api: unknown argument {other:?} (try --help)");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let settings = match Settings::from_process(Service::Api, config_path) {
+        Ok(settings) => settings,
+        Err(err) => {
+            log::error!("{err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(err) => {
+            log::error!("cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = actix_web::rt::System::with_tokio_rt(|| runtime).block_on(run(settings, &command));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            log::error!("{err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(settings: Settings, command: &str) -> Result<(), Box<dyn std::error::Error>> {
+    if command == "db-sync" {
+        return Err("db-sync: not yet implemented".into());
+    }
+    let listener = TcpListener::bind(&settings.server.bind)
+        .map_err(|e| format!("cannot bind {}: {e}", settings.server.bind))?;
+    log::info!(
+        "glance-api listening on http://{} (data_access.mode={}, auth.mode={:?})",
+        settings.server.bind,
+        settings.data_access.mode,
+        settings.auth.mode
+    );
+    let server = glance_rs::server::start(settings, listener).await?;
+    server.await?;
+    Ok(())
+}

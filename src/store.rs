@@ -1,0 +1,4 @@
+//! (in progress) Glance's filesystem store.
+pub struct Store {
+    pub root: std::path::PathBuf,
+}
