@@ -6,6 +6,7 @@ pub mod json;
 pub mod middleware;
 
 mod actions;
+pub mod common;
 mod image_data;
 mod images;
 mod list_params;
