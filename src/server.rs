@@ -28,9 +28,7 @@ pub async fn start(
 ) -> Result<actix_web::dev::Server, StartError> {
     let settings = Arc::new(settings);
     let db = data_access::open(&settings).await?;
-    let store = Arc::new(Store {
-        root: settings.store.path.clone().into(),
-    });
+    let store = Arc::new(Store::open(&settings.store.path).map_err(StartError::Store)?);
     let state = web::Data::new(AppState {
         db,
         store,

@@ -1,0 +1,4 @@
+//! One integration test binary (crates.io style): shared support, the data-access
+//! conformance suite, and API tests arranged like the URL tree.
+
+mod support;

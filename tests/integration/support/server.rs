@@ -1,0 +1,78 @@
+//! A real glance-api `HttpServer` on `127.0.0.1:0`, backed by a temp SQLite file and a temp
+//! image store, driven over real HTTP.
+
+use std::net::TcpListener;
+
+use glance_rs::config::{AuthMode, Service, Settings};
+
+pub struct TestServer {
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    pub settings: Settings,
+    pub client: reqwest::Client,
+    handle: actix_web::dev::ServerHandle,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    /// A noauth server on a fresh SQLite database.
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A trusted-auth server (identity from X-* headers).
+    pub async fn trusted() -> Self {
+        Self::start_with(|s| s.auth.mode = AuthMode::TrustedAuth).await
+    }
+
+    /// Start with default settings on temp storage, adjusted by `tweak`.
+    pub async fn start_with(tweak: impl FnOnce(&mut Settings)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = Settings::defaults(Service::Api);
+        settings.database.url = format!("sqlite:///{}", dir.path().join("glance.db").display());
+        settings.store.path = dir.path().join("images").display().to_string();
+        settings.server.workers = 2;
+        tweak(&mut settings);
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let port = listener.local_addr().expect("local addr").port();
+        let server = glance_rs::server::start(settings.clone(), listener)
+            .await
+            .expect("server starts");
+        let handle = server.handle();
+        tokio::spawn(server);
+        Self {
+            base: format!("http://127.0.0.1:{port}"),
+            settings,
+            client: reqwest::Client::new(),
+            handle,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn store_dir(&self) -> std::path::PathBuf {
+        self.settings.store.path.clone().into()
+    }
+
+    pub async fn stop(&self) {
+        self.handle.stop(true).await;
+    }
+}
+
+/// Identity headers for trusted-auth requests: project, roles.
+pub fn identity(project: &str, roles: &str) -> reqwest::header::HeaderMap {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let mut put = |name: &'static str, value: &str| {
+        if let Ok(value) = reqwest::header::HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
+    };
+    put("x-identity-status", "Confirmed");
+    put("x-project-id", project);
+    put("x-user-id", &format!("user-of-{project}"));
+    put("x-roles", roles);
+    headers
+}
