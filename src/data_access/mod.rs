@@ -200,6 +200,10 @@ pub trait DataAccess: Send + Sync + 'static {
     ) -> DaResult<()>;
 }
 
+#[cfg(feature = "direct-postgres")]
+pub mod postgres;
+#[cfg(any(feature = "direct-sqlite", feature = "direct-postgres"))]
+pub mod sql;
 #[cfg(feature = "direct-sqlite")]
 pub mod sqlite;
 
@@ -224,6 +228,9 @@ pub async fn open(settings: &crate::config::Settings) -> Result<std::sync::Arc<d
         Mode::DirectSqlite => Ok(sqlite::open(settings).await?),
         #[cfg(not(feature = "direct-sqlite"))]
         Mode::DirectSqlite => Err(not_compiled().into()),
+        #[cfg(feature = "direct-postgres")]
+        Mode::DirectPostgres => Ok(postgres::open(settings).await?),
+        #[cfg(not(feature = "direct-postgres"))]
         Mode::DirectPostgres => Err(not_compiled().into()),
         Mode::RegistryProxy => Err(not_compiled().into()),
     }
