@@ -54,7 +54,17 @@ fn main() -> ExitCode {
 
 async fn run(settings: Settings, command: &str) -> Result<(), Box<dyn std::error::Error>> {
     if command == "db-sync" {
-        return Err("db-sync: not yet implemented".into());
+        let applied = glance_rs::data_access::migrate(&settings).await?;
+        log::info!(
+            "db-sync: {} (data_access.mode={})",
+            if applied.is_empty() {
+                "schema already current".to_string()
+            } else {
+                format!("applied migration versions {applied:?}")
+            },
+            settings.data_access.mode
+        );
+        return Ok(());
     }
     let listener = TcpListener::bind(&settings.server.bind)
         .map_err(|e| format!("cannot bind {}: {e}", settings.server.bind))?;

@@ -254,3 +254,27 @@ pub async fn open(
         Mode::RegistryProxy => Err(not_compiled().into()),
     }
 }
+
+/// `glance-api db-sync` (Glance's `glance-manage db_sync`): bring the configured database's
+/// schema to this build's version. Returns the migration versions applied now (empty when the
+/// schema was already current).
+pub async fn migrate(settings: &crate::config::Settings) -> Result<Vec<i64>, OpenError> {
+    let mode = settings.data_access.mode;
+    let not_compiled = || crate::config::ConfigError::ModeNotCompiled {
+        mode,
+        feature: mode.feature(),
+    };
+    match mode {
+        #[cfg(feature = "direct-postgres")]
+        Mode::DirectPostgres => Ok(postgres::migrate(settings).await?),
+        #[cfg(not(feature = "direct-postgres"))]
+        Mode::DirectPostgres => Err(not_compiled().into()),
+        Mode::DirectSqlite => Err(not_compiled().into()),
+        Mode::RegistryProxy => Err(crate::config::ConfigError::Invalid(
+            "db-sync needs a direct backend: run it with glance-registry's settings \
+             (data_access.mode = \"direct-sqlite\" or \"direct-postgres\")"
+                .into(),
+        )
+        .into()),
+    }
+}

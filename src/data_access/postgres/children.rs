@@ -50,7 +50,10 @@ async fn live_tags(txn: &Transaction<'_>, image_id: &str) -> DaResult<Vec<String
         )
         .await
         .map_err(pg_error)?;
-    let rows = txn.query(&statement, &[&image_id]).await.map_err(pg_error)?;
+    let rows = txn
+        .query(&statement, &[&image_id])
+        .await
+        .map_err(pg_error)?;
     rows.iter()
         .map(|row| row.try_get("value").map_err(pg_error))
         .collect()
@@ -90,7 +93,11 @@ pub async fn tag_create(
 ) -> DaResult<()> {
     let txn = client.transaction().await.map_err(pg_error)?;
     load_mutable(&txn, ctx, image_id).await?;
-    if !live_tags(&txn, image_id).await?.iter().any(|tag| tag == value) {
+    if !live_tags(&txn, image_id)
+        .await?
+        .iter()
+        .any(|tag| tag == value)
+    {
         insert_tags(&txn, image_id, &[value.to_string()], now()).await?;
     }
     txn.commit().await.map_err(pg_error)
@@ -163,8 +170,13 @@ pub async fn member_create(
         ))
         .await
         .map_err(pg_error)?;
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
-        [&values.image_id, &values.member, &status, &values.can_share, &now];
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [
+        &values.image_id,
+        &values.member,
+        &status,
+        &values.can_share,
+        &now,
+    ];
     let map_duplicate = |err| match pg_error(err) {
         DataAccessError::Duplicate(_) => duplicate_member(&values),
         other => other,
@@ -225,7 +237,14 @@ pub async fn member_update(
     let row = client
         .query_opt(
             &statement,
-            &[&id, &status, &values.can_share, &now(), &ctx.is_admin, &ctx.project_id],
+            &[
+                &id,
+                &status,
+                &values.can_share,
+                &now(),
+                &ctx.is_admin,
+                &ctx.project_id,
+            ],
         )
         .await
         .map_err(pg_error)?;
@@ -321,7 +340,13 @@ pub async fn insert_location<C: GenericClient>(
     let row = client
         .query_one(
             &statement,
-            &[&image_id, &location.url, &metadata, &location.status.as_str(), &now],
+            &[
+                &image_id,
+                &location.url,
+                &metadata,
+                &location.status.as_str(),
+                &now,
+            ],
         )
         .await
         .map_err(pg_error)?;

@@ -8,8 +8,7 @@ use tokio_postgres::types::ToSql;
 
 use super::params::PgParam;
 use super::rows::{
-    image_from_row, select_image_by_id, IMAGE_AGGREGATES_HEAD,
-    IMAGE_AGGREGATES_TAIL, IMAGE_COLUMNS,
+    image_from_row, select_image_by_id, IMAGE_AGGREGATES_HEAD, IMAGE_AGGREGATES_TAIL, IMAGE_COLUMNS,
 };
 use super::{children, pg_error};
 use crate::data_access::sql::{push_image_list_tail, Dialect, SqlBuilder, SqlParam};
@@ -83,7 +82,9 @@ pub async fn load_mutable(
 ) -> DaResult<Image> {
     let image = load(txn, ctx, image_id, false, true).await?;
     if !is_image_mutable(ctx, &image) {
-        return Err(DataAccessError::Forbidden("You do not own this image".into()));
+        return Err(DataAccessError::Forbidden(
+            "You do not own this image".into(),
+        ));
     }
     Ok(image)
 }
@@ -108,7 +109,11 @@ pub async fn get<C: GenericClient>(
     Ok(for_caller(ctx, image))
 }
 
-pub async fn create(client: &mut Object, ctx: &RequestContext, values: NewImage) -> DaResult<Image> {
+pub async fn create(
+    client: &mut Object,
+    ctx: &RequestContext,
+    values: NewImage,
+) -> DaResult<Image> {
     let txn = client.transaction().await.map_err(pg_error)?;
     let now = now();
     let owner = values.owner.as_deref().filter(|owner| !owner.is_empty());
@@ -149,7 +154,9 @@ pub async fn create(client: &mut Object, ctx: &RequestContext, values: NewImage)
     children::insert_tags(&txn, &values.id, &values.tags, now).await?;
     let image = fetch(&txn, ctx, &values.id, false).await?;
     txn.commit().await.map_err(pg_error)?;
-    image.map(|(image, _)| image).ok_or_else(|| not_found(&values.id))
+    image
+        .map(|(image, _)| image)
+        .ok_or_else(|| not_found(&values.id))
 }
 
 /// Insert or overwrite properties; a soft-deleted row of the same name (UNIQUE(image_id,
@@ -231,7 +238,11 @@ pub async fn update(
 
     upsert_properties(&txn, image_id, &values.set_properties, now).await?;
     if !values.remove_properties.is_empty() {
-        let names: Vec<&str> = values.remove_properties.iter().map(String::as_str).collect();
+        let names: Vec<&str> = values
+            .remove_properties
+            .iter()
+            .map(String::as_str)
+            .collect();
         delete_properties(&txn, image_id, &names, false, now).await?;
     }
     if purge_props {

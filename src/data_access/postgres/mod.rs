@@ -15,15 +15,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime};
+use deadpool_postgres::{
+    Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
+};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
 use super::{DaResult, DataAccess, DataAccessError, Mode};
 use crate::config::{redact_url, Settings};
 use crate::domain::{
-    Image, ImageChanges, ImageQuery, ImageStatus, Location, LocationStatus, Member,
-    MemberChanges, MemberQuery, NewImage, NewLocation, NewMember, RequestContext,
+    Image, ImageChanges, ImageQuery, ImageStatus, Location, LocationStatus, Member, MemberChanges,
+    MemberQuery, NewImage, NewLocation, NewMember, RequestContext,
 };
 
 /// Fewer connections than this starve concurrent requests that each hold one briefly.
@@ -70,8 +72,9 @@ pub async fn migrate(settings: &Settings) -> Result<Vec<i64>, DataAccessError> {
         .map_err(|e| DataAccessError::Unavailable(format!("cannot connect to {shown}: {e}")))?;
     let driver = tokio::spawn(connection);
     let result = migrate_client(&mut client).await;
+    // Dropping the client ends the connection cleanly; the driver task then finishes.
     drop(client);
-    driver.abort();
+    let _ = driver.await;
     result
 }
 
@@ -100,7 +103,9 @@ fn pg_config(settings: &Settings) -> Result<tokio_postgres::Config, DataAccessEr
     let url = settings.database.url.trim();
     let shown = redact_url(url);
     let Some((scheme, rest)) = url.split_once("://") else {
-        return Err(DataAccessError::Invalid(format!("not a PostgreSQL URL: {shown}")));
+        return Err(DataAccessError::Invalid(format!(
+            "not a PostgreSQL URL: {shown}"
+        )));
     };
     let dialect = scheme.split('+').next().unwrap_or_default();
     if dialect != "postgresql" && dialect != "postgres" {
@@ -291,7 +296,9 @@ impl DataAccess for PostgresDataAccess {
         image_id: &str,
     ) -> DaResult<Vec<String>> {
         let client = self.client().await?;
-        Ok(images::get(&client, ctx, image_id, false, false).await?.tags)
+        Ok(images::get(&client, ctx, image_id, false, false)
+            .await?
+            .tags)
     }
 
     async fn image_tag_create(

@@ -47,7 +47,10 @@ impl ToSql for PgParam<'_> {
     fn accepts(ty: &Type) -> bool {
         <&str as ToSql>::accepts(ty)
             || matches!(ty.kind(), Kind::Enum(_))
-            || matches!(*ty, Type::INT2 | Type::INT4 | Type::INT8 | Type::BOOL | Type::TIMESTAMP)
+            || matches!(
+                *ty,
+                Type::INT2 | Type::INT4 | Type::INT8 | Type::BOOL | Type::TIMESTAMP
+            )
     }
 
     to_sql_checked!();

@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use tokio_postgres::Row;
 
 use crate::data_access::{DaResult, DataAccessError};
+use crate::domain::Image;
 use crate::domain::{
     ImageStatus, Location, LocationStatus, Member, MemberStatus, Timestamp, Visibility,
 };
-use crate::domain::Image;
 
 /// The `images` columns (`visibility` as text, so no enum codec).
 pub const IMAGE_COLUMNS: &str = "images.id, images.name, images.size, images.virtual_size, \
@@ -117,8 +117,14 @@ fn locations_from_json(value: serde_json::Value) -> DaResult<Vec<Location>> {
     };
     let mut locations = Vec::with_capacity(items.len());
     for item in items {
-        let id = item.get("id").and_then(serde_json::Value::as_i64).unwrap_or_default();
-        let url = item.get("url").and_then(serde_json::Value::as_str).unwrap_or_default();
+        let id = item
+            .get("id")
+            .and_then(serde_json::Value::as_i64)
+            .unwrap_or_default();
+        let url = item
+            .get("url")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default();
         let status_text = item
             .get("status")
             .and_then(serde_json::Value::as_str)
