@@ -46,6 +46,18 @@ pub fn migration_versions() -> Vec<i64> {
         .collect()
 }
 
+/// Identifies the embedded migrations' content (versions and checksums), e.g. to name a
+/// migrated template database that can be reused while the migrations stay the same.
+pub fn schema_fingerprint() -> u64 {
+    embedded::migrations::runner().get_migrations().iter().fold(
+        0xcbf2_9ce4_8422_2325,
+        |acc: u64, m| {
+            (acc ^ m.checksum() ^ u64::from(m.version().unsigned_abs()))
+                .wrapping_mul(0x100_0000_01b3)
+        },
+    )
+}
+
 /// The schema version this build needs.
 pub fn latest_version() -> i64 {
     migration_versions().into_iter().max().unwrap_or_default()

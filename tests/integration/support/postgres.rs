@@ -298,14 +298,12 @@ fn shared() -> &'static Shared {
                 (cluster.url("postgres"), Some(cluster))
             }
         };
-        let template = format!("glance_tpl_{}", unique_suffix());
+        let template = format!(
+            "glance_tpl_{:016x}",
+            glance_rs::data_access::postgres::schema_fingerprint()
+        );
         let (admin, name) = (admin_url.clone(), template.clone());
-        block_on_own_runtime(async move {
-            execute(&admin, &format!("CREATE DATABASE \"{name}\"")).await;
-            glance_rs::data_access::migrate(&settings_for(&with_database(&admin, &name)))
-                .await
-                .expect("migrate the template database");
-        });
+        block_on_own_runtime(async move { ensure_template(&admin, &name).await });
         Shared {
             admin_url,
             template,
@@ -314,18 +312,46 @@ fn shared() -> &'static Shared {
     })
 }
 
-/// Run one statement on `url` with a short-lived connection.
-pub async fn execute(url: &str, sql: &str) {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+/// The migrated template, named after the migrations' content so later runs (and other test
+/// processes on the same server) reuse it. It is built under a temporary name and renamed
+/// when complete, so a half-built template is never used.
+async fn ensure_template(admin_url: &str, template: &str) {
+    let exists = format!("SELECT 1 FROM pg_database WHERE datname = '{template}'");
+    if try_query(admin_url, &exists).await.unwrap_or(0) > 0 {
+        return;
+    }
+    let building = format!("glance_tplnew_{}", unique_suffix());
+    execute(admin_url, &format!("CREATE DATABASE \"{building}\"")).await;
+    glance_rs::data_access::migrate(&settings_for(&with_database(admin_url, &building)))
         .await
-        .unwrap_or_else(|e| panic!("connect to the test server: {e}"));
+        .expect("migrate the template database");
+    let rename = format!("ALTER DATABASE \"{building}\" RENAME TO \"{template}\"");
+    if try_query(admin_url, &rename).await.is_err() {
+        // Another test process published the same template first.
+        execute(admin_url, &format!("DROP DATABASE \"{building}\"")).await;
+    }
+}
+
+/// Run `sql` on `url` with a short-lived connection; the number of rows it returned.
+async fn try_query(url: &str, sql: &str) -> Result<usize, tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
     let driver = tokio::spawn(connection);
-    client
-        .batch_execute(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let result = client.simple_query(sql).await.map(|messages| {
+        messages
+            .iter()
+            .filter(|m| matches!(m, tokio_postgres::SimpleQueryMessage::Row(_)))
+            .count()
+    });
     drop(client);
     let _ = driver.await;
+    result
+}
+
+/// Run statements on `url` with a short-lived connection; panics on failure.
+pub async fn execute(url: &str, sql: &str) {
+    if let Err(e) = try_query(url, sql).await {
+        panic!("{sql}: {e}");
+    }
 }
 
 /// Drops its test database when the test ends.
