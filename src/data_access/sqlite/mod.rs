@@ -400,4 +400,59 @@ mod tests {
     fn the_schema_is_at_version_1() {
         assert_eq!(latest_schema_version(), 1);
     }
+
+    fn settings_for(path: &Path, auto_migrate: bool) -> Settings {
+        let mut settings = Settings::defaults(crate::config::Service::Api);
+        settings.database.url = format!("sqlite:///{}", path.display());
+        settings.database.auto_migrate = auto_migrate;
+        settings.database.pool_size = 2;
+        settings
+    }
+
+    #[tokio::test]
+    async fn without_auto_migrate_an_old_schema_names_db_sync() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        // The parent folders do not exist yet: opening creates them.
+        let path = dir.path().join("nested/deeper/glance.db");
+        let err = open(&settings_for(&path, false))
+            .await
+            .err()
+            .expect("unmigrated");
+        assert!(err.to_string().contains("glance-api db-sync"), "{err}");
+        assert!(err.to_string().contains("schema version 0"), "{err}");
+
+        db_sync(&settings_for(&path, false)).await.expect("db-sync");
+        let da = open(&settings_for(&path, false)).await.expect("migrated");
+        da.health().await.expect("healthy");
+        // db-sync is idempotent.
+        db_sync(&settings_for(&path, false))
+            .await
+            .expect("db-sync again");
+    }
+
+    #[tokio::test]
+    async fn auto_migrate_creates_glance_tables() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("glance.db");
+        open(&settings_for(&path, true)).await.expect("open");
+        let conn = Connection::open(&path).expect("reopen");
+        assert_eq!(applied_version(&conn), Ok(1));
+        let mut tables: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'image%'")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .expect("tables");
+        tables.sort();
+        let expected = [
+            "image_locations",
+            "image_members",
+            "image_properties",
+            "image_tags",
+            "images",
+        ];
+        assert_eq!(tables, expected);
+        let journal: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .expect("journal mode");
+        assert_eq!(journal, "wal");
+    }
 }
