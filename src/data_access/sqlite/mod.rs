@@ -191,7 +191,8 @@ impl DataAccess for SqliteDataAccess {
     async fn health(&self) -> DaResult<()> {
         self.workers
             .read(|conn| {
-                conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+                conn.prepare_cached("SELECT 1")
+                    .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)))
                     .map(|_| ())
                     .map_err(from_sqlite)
             })
