@@ -131,6 +131,8 @@ pub async fn open(settings: &Settings) -> Result<Arc<dyn DataAccess>, DataAccess
     let url = settings.database_url();
     let auto_migrate = settings.database.auto_migrate;
     let readers = settings.database.pool_size.clamp(1, MAX_READERS);
+    let queue_timeout = Duration::try_from_secs_f64(settings.database.pool_timeout)
+        .map_err(|e| DataAccessError::Invalid(format!("database.pool_timeout: {e}")))?;
     let workers = on_thread(move || {
         let (path, mut writer) = open_writer(&url)?;
         if auto_migrate {
@@ -152,7 +154,7 @@ pub async fn open(settings: &Settings) -> Result<Arc<dyn DataAccess>, DataAccess
                 .map_err(from_sqlite)?;
             reader_connections.push(conn);
         }
-        Workers::start(writer, reader_connections)
+        Workers::start(writer, reader_connections, queue_timeout)
     })
     .await?;
     Ok(Arc::new(SqliteDataAccess { workers }))
