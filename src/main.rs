@@ -54,14 +54,9 @@ fn main() -> ExitCode {
 
 async fn run(settings: Settings, command: &str) -> Result<(), Box<dyn std::error::Error>> {
     if command == "db-sync" {
-        let applied = glance_rs::data_access::migrate(&settings).await?;
+        glance_rs::data_access::migrate(&settings).await?;
         log::info!(
-            "db-sync: {} (data_access.mode={})",
-            if applied.is_empty() {
-                "schema already current".to_string()
-            } else {
-                format!("applied migration versions {applied:?}")
-            },
+            "db-sync done (data_access.mode={})",
             settings.data_access.mode
         );
         return Ok(());

@@ -256,10 +256,10 @@ pub async fn open(
 }
 
 /// `glance-api db-sync` (Glance's `glance-manage db_sync`): bring the configured database's
-/// schema to this build's version. Returns the migration versions applied now (empty when the
-/// schema was already current).
-pub async fn migrate(settings: &crate::config::Settings) -> Result<Vec<i64>, OpenError> {
+/// schema to this build's version.
+pub async fn migrate(settings: &crate::config::Settings) -> Result<(), OpenError> {
     let mode = settings.data_access.mode;
+    #[cfg(not(all(feature = "direct-sqlite", feature = "direct-postgres")))]
     let not_compiled = || crate::config::ConfigError::ModeNotCompiled {
         mode,
         feature: mode.feature(),
@@ -269,6 +269,9 @@ pub async fn migrate(settings: &crate::config::Settings) -> Result<Vec<i64>, Ope
         Mode::DirectPostgres => Ok(postgres::migrate(settings).await?),
         #[cfg(not(feature = "direct-postgres"))]
         Mode::DirectPostgres => Err(not_compiled().into()),
+        #[cfg(feature = "direct-sqlite")]
+        Mode::DirectSqlite => Ok(sqlite::db_sync(settings).await?),
+        #[cfg(not(feature = "direct-sqlite"))]
         Mode::DirectSqlite => Err(not_compiled().into()),
         Mode::RegistryProxy => Err(crate::config::ConfigError::Invalid(
             "db-sync needs a direct backend: run it with glance-registry's settings \

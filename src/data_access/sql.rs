@@ -8,8 +8,6 @@
 //! timestamps as text; PostgreSQL has native types), and picks the placeholder style and the
 //! boolean literals through `Dialect`.
 
-#![allow(dead_code)] // TEMP: removed once the SQLite backend uses it (next commits)
-
 use crate::domain::{
     CmpOp, Image, ImageColumn, ImageFilters, ImageQuery, RequestContext, SortDir, SortKey,
     Timestamp, ValueMatch, Visibility, VisibilityFilter,
@@ -35,8 +33,11 @@ pub enum SqlParam {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {
     /// `?1`, `?2`, …; booleans are 0/1.
+    // Each variant is constructed only by its backend, which may not be compiled.
+    #[cfg_attr(not(feature = "direct-sqlite"), allow(dead_code))]
     Sqlite,
     /// `$1`, `$2`, …; booleans are TRUE/FALSE.
+    #[cfg_attr(not(feature = "direct-postgres"), allow(dead_code))]
     Postgres,
 }
 
@@ -78,10 +79,6 @@ impl SqlBuilder {
             dialect,
             statement: Statement::default(),
         }
-    }
-
-    pub fn dialect(&self) -> Dialect {
-        self.dialect
     }
 
     /// Append fixed SQL text (never caller data).

@@ -3,8 +3,9 @@
 //! everywhere. Member rows rely on the partial unique index of live rows instead.
 
 use deadpool_postgres::{GenericClient, Object, Transaction};
+use tokio_postgres::types::ToSql;
 
-use super::images::{load, load_mutable, now};
+use super::images::{load_mutable, now};
 use super::pg_error;
 use super::rows::{member_from_row, metadata_to_text, MEMBER_COLUMNS};
 use crate::data_access::{DaResult, DataAccessError};
@@ -149,58 +150,75 @@ fn duplicate_member(values: &NewMember) -> DataAccessError {
     ))
 }
 
-/// Revive the newest soft-deleted row of the pair, else insert; a live row → `Duplicate`.
-/// Single statements (no surrounding transaction), so a lost race on the partial unique
-/// index surfaces as a unique violation here rather than an aborted transaction.
+/// Add a member (owner or admin only); a live row for the pair → `Duplicate`, else the newest
+/// soft-deleted row is revived or a row inserted. The image row lock serialises creates for
+/// one image; the partial unique index of live rows backs that up.
 pub async fn member_create(
-    client: &Object,
+    client: &mut Object,
     ctx: &RequestContext,
     values: NewMember,
 ) -> DaResult<Member> {
-    load(client, ctx, &values.image_id, false, false).await?;
-    let now = now();
-    let status = values.status.as_str();
-    let revive = client
-        .prepare_cached(&format!(
-            "UPDATE image_members m SET deleted = FALSE, deleted_at = NULL, status = $3, \
-             can_share = $4, updated_at = $5 \
-             WHERE m.id = (SELECT id FROM image_members WHERE image_id = $1 AND member = $2 \
-               AND deleted ORDER BY id DESC LIMIT 1) AND m.deleted \
-             RETURNING {MEMBER_COLUMNS}"
-        ))
+    let txn = client.transaction().await.map_err(pg_error)?;
+    load_mutable(&txn, ctx, &values.image_id).await?;
+    let newest = txn
+        .prepare_cached(
+            "SELECT id, deleted FROM image_members WHERE image_id = $1 AND member = $2 \
+             ORDER BY deleted, id DESC LIMIT 1",
+        )
         .await
         .map_err(pg_error)?;
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [
-        &values.image_id,
-        &values.member,
-        &status,
-        &values.can_share,
-        &now,
-    ];
+    let existing = txn
+        .query_opt(&newest, &[&values.image_id, &values.member])
+        .await
+        .map_err(pg_error)?;
+    let now = now();
+    let status = values.status.as_str();
     let map_duplicate = |err| match pg_error(err) {
         DataAccessError::Duplicate(_) => duplicate_member(&values),
         other => other,
     };
-    if let Some(row) = client
-        .query_opt(&revive, &params)
-        .await
-        .map_err(map_duplicate)?
-    {
-        return member_from_row(&row);
-    }
-    let insert = client
-        .prepare_cached(&format!(
-            "INSERT INTO image_members AS m (image_id, member, status, can_share, created_at, \
-             updated_at, deleted) VALUES ($1, $2, $3, $4, $5, $5, FALSE) \
-             RETURNING {MEMBER_COLUMNS}"
-        ))
-        .await
-        .map_err(pg_error)?;
-    let row = client
-        .query_one(&insert, &params)
-        .await
-        .map_err(map_duplicate)?;
-    member_from_row(&row)
+    let row = match existing {
+        Some(row) if !row.try_get::<_, bool>("deleted").map_err(pg_error)? => {
+            return Err(duplicate_member(&values));
+        }
+        Some(row) => {
+            let id: i32 = row.try_get("id").map_err(pg_error)?;
+            let revive = txn
+                .prepare_cached(&format!(
+                    "UPDATE image_members m SET deleted = FALSE, deleted_at = NULL, \
+                     status = $2, can_share = $3, updated_at = $4 WHERE m.id = $1 \
+                     RETURNING {MEMBER_COLUMNS}"
+                ))
+                .await
+                .map_err(pg_error)?;
+            txn.query_one(&revive, &[&id, &status, &values.can_share, &now])
+                .await
+                .map_err(map_duplicate)?
+        }
+        None => {
+            let insert = txn
+                .prepare_cached(&format!(
+                    "INSERT INTO image_members AS m (image_id, member, status, can_share, \
+                     created_at, updated_at, deleted) VALUES ($1, $2, $3, $4, $5, $5, FALSE) \
+                     RETURNING {MEMBER_COLUMNS}"
+                ))
+                .await
+                .map_err(pg_error)?;
+            let params: [&(dyn ToSql + Sync); 5] = [
+                &values.image_id,
+                &values.member,
+                &status,
+                &values.can_share,
+                &now,
+            ];
+            txn.query_one(&insert, &params)
+                .await
+                .map_err(map_duplicate)?
+        }
+    };
+    let member = member_from_row(&row)?;
+    txn.commit().await.map_err(pg_error)?;
+    Ok(member)
 }
 
 fn member_not_found(member_id: i64) -> DataAccessError {
@@ -251,24 +269,44 @@ pub async fn member_update(
     member_from_row(&row.ok_or_else(|| member_not_found(member_id))?)
 }
 
-pub async fn member_delete(client: &Object, ctx: &RequestContext, member_id: i64) -> DaResult<()> {
+/// Soft-delete a live member row: callers who cannot see the row get `NotFound`, those who
+/// see it but do not own the image (the member itself) `Forbidden`.
+pub async fn member_delete(
+    client: &mut Object,
+    ctx: &RequestContext,
+    member_id: i64,
+) -> DaResult<()> {
     let id = i32::try_from(member_id).map_err(|_| member_not_found(member_id))?;
-    let statement = client
+    let txn = client.transaction().await.map_err(pg_error)?;
+    let visible = txn
         .prepare_cached(&format!(
-            "UPDATE image_members m SET deleted = TRUE, deleted_at = $2, updated_at = $2 \
-             FROM images i WHERE m.id = $1 AND NOT m.deleted AND i.id = m.image_id AND {}",
-            member_access(3, 4)
+            "SELECT m.image_id, m.deleted FROM image_members m JOIN images i \
+             ON i.id = m.image_id WHERE m.id = $1 AND {}",
+            member_access(2, 3)
         ))
         .await
         .map_err(pg_error)?;
-    let deleted = client
-        .execute(&statement, &[&id, &now(), &ctx.is_admin, &ctx.project_id])
+    let row = txn
+        .query_opt(&visible, &[&id, &ctx.is_admin, &ctx.project_id])
         .await
-        .map_err(pg_error)?;
-    if deleted == 0 {
+        .map_err(pg_error)?
+        .ok_or_else(|| member_not_found(member_id))?;
+    if row.try_get::<_, bool>("deleted").map_err(pg_error)? {
         return Err(member_not_found(member_id));
     }
-    Ok(())
+    let image_id: String = row.try_get("image_id").map_err(pg_error)?;
+    load_mutable(&txn, ctx, &image_id).await?;
+    let statement = txn
+        .prepare_cached(
+            "UPDATE image_members SET deleted = TRUE, deleted_at = $2, updated_at = $2 \
+             WHERE id = $1",
+        )
+        .await
+        .map_err(pg_error)?;
+    txn.execute(&statement, &[&id, &now()])
+        .await
+        .map_err(pg_error)?;
+    txn.commit().await.map_err(pg_error)
 }
 
 pub async fn member_find(

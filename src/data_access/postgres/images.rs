@@ -74,13 +74,16 @@ pub async fn load<C: GenericClient>(
     Ok(image)
 }
 
-/// `load` with a row lock, then Glance's `_check_mutate`.
+/// A live image the caller may change, its row locked (Glance's `_check_mutate`).
 pub async fn load_mutable(
     txn: &Transaction<'_>,
     ctx: &RequestContext,
     image_id: &str,
 ) -> DaResult<Image> {
     let image = load(txn, ctx, image_id, false, true).await?;
+    if image.deleted {
+        return Err(not_found(image_id));
+    }
     if !is_image_mutable(ctx, &image) {
         return Err(DataAccessError::Forbidden(
             "You do not own this image".into(),

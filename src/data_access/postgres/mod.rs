@@ -74,8 +74,8 @@ pub async fn open(settings: &Settings) -> Result<Arc<dyn DataAccess>, DataAccess
     Ok(Arc::new(backend))
 }
 
-/// `glance-api db-sync`: apply the embedded migrations. Returns the versions applied now.
-pub async fn migrate(settings: &Settings) -> Result<Vec<i64>, DataAccessError> {
+/// `glance-api db-sync`: apply the embedded migrations (a no-op when already current).
+pub async fn migrate(settings: &Settings) -> Result<(), DataAccessError> {
     let config = pg_config(settings)?;
     let shown = redact_url(&settings.database.url);
     let (mut client, connection) = config
@@ -87,7 +87,19 @@ pub async fn migrate(settings: &Settings) -> Result<Vec<i64>, DataAccessError> {
     // Dropping the client ends the connection cleanly; the driver task then finishes.
     drop(client);
     let _ = driver.await;
-    result
+    let applied = result?;
+    if applied.is_empty() {
+        log::info!(
+            "db-sync: {shown} is already at schema version {}",
+            latest_version()
+        );
+    } else {
+        log::info!(
+            "db-sync: {shown} migrated to schema version {} (applied {applied:?})",
+            latest_version()
+        );
+    }
+    Ok(())
 }
 
 async fn migrate_client(client: &mut tokio_postgres::Client) -> Result<Vec<i64>, DataAccessError> {
@@ -348,8 +360,8 @@ impl DataAccess for PostgresDataAccess {
         ctx: &RequestContext,
         values: NewMember,
     ) -> DaResult<Member> {
-        let client = self.client().await?;
-        children::member_create(&client, ctx, values).await
+        let mut client = self.client().await?;
+        children::member_create(&mut client, ctx, values).await
     }
 
     async fn image_member_update(
@@ -363,8 +375,8 @@ impl DataAccess for PostgresDataAccess {
     }
 
     async fn image_member_delete(&self, ctx: &RequestContext, member_id: i64) -> DaResult<()> {
-        let client = self.client().await?;
-        children::member_delete(&client, ctx, member_id).await
+        let mut client = self.client().await?;
+        children::member_delete(&mut client, ctx, member_id).await
     }
 
     async fn image_member_find(

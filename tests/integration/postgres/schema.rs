@@ -49,7 +49,7 @@ async fn unmigrated_database_is_refused_until_db_sync() {
         String::from_utf8_lossy(&again.stderr)
     );
     let log = String::from_utf8_lossy(&again.stderr);
-    assert!(log.contains("already current"), "{log}");
+    assert!(log.contains("already at schema version"), "{log}");
 }
 
 #[tokio::test]
