@@ -13,7 +13,9 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
-use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Unit};
+use metrics::{
+    counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Unit,
+};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 
 pub type MetricsHandle = metrics_exporter_prometheus::PrometheusHandle;
@@ -92,18 +94,50 @@ pub fn install() -> MetricsHandle {
 }
 
 fn describe_all() {
-    describe_counter!(HTTP_REQUESTS_TOTAL, "HTTP requests answered, by method, matched route and status.");
-    describe_histogram!(HTTP_REQUEST_DURATION, Unit::Seconds, "Time to answer an HTTP request, by method, matched route and status.");
-    describe_histogram!(DATA_ACCESS_DURATION, Unit::Seconds, "Time of one data-access call, by mode, operation and outcome.");
-    describe_histogram!(REGISTRY_RPC_DURATION, Unit::Seconds, "glance-registry: time to serve one RPC command, by command and outcome.");
+    describe_counter!(
+        HTTP_REQUESTS_TOTAL,
+        "HTTP requests answered, by method, matched route and status."
+    );
+    describe_histogram!(
+        HTTP_REQUEST_DURATION,
+        Unit::Seconds,
+        "Time to answer an HTTP request, by method, matched route and status."
+    );
+    describe_histogram!(
+        DATA_ACCESS_DURATION,
+        Unit::Seconds,
+        "Time of one data-access call, by mode, operation and outcome."
+    );
+    describe_histogram!(
+        REGISTRY_RPC_DURATION,
+        Unit::Seconds,
+        "glance-registry: time to serve one RPC command, by command and outcome."
+    );
     describe_histogram!(REGISTRY_HOP_DURATION, Unit::Seconds, "glance-api in registry-proxy mode: time of one registry call minus the registry's own database time, by operation.");
-    describe_gauge!(POOL_CONNECTIONS, "Connections of the database or registry pool, by pool and state (in_use, idle).");
-    describe_gauge!(POOL_WAITERS, "Callers waiting for a pooled connection, by pool.");
+    describe_gauge!(
+        POOL_CONNECTIONS,
+        "Connections of the database or registry pool, by pool and state (in_use, idle)."
+    );
+    describe_gauge!(
+        POOL_WAITERS,
+        "Callers waiting for a pooled connection, by pool."
+    );
     describe_gauge!(POOL_SIZE, "Maximum connections of the pool, by pool.");
-    describe_counter!(IMAGE_BYTES_UPLOADED, Unit::Bytes, "Image data bytes received by uploads.");
-    describe_counter!(IMAGE_BYTES_DOWNLOADED, Unit::Bytes, "Image data bytes sent by downloads.");
+    describe_counter!(
+        IMAGE_BYTES_UPLOADED,
+        Unit::Bytes,
+        "Image data bytes received by uploads."
+    );
+    describe_counter!(
+        IMAGE_BYTES_DOWNLOADED,
+        Unit::Bytes,
+        "Image data bytes sent by downloads."
+    );
     describe_gauge!(UPLOADS_IN_PROGRESS, "Image uploads being received now.");
-    describe_gauge!(BUILD_INFO, "Always 1; labels say the version, the data-access mode and the compiled features.");
+    describe_gauge!(
+        BUILD_INFO,
+        "Always 1; labels say the version, the data-access mode and the compiled features."
+    );
 }
 
 /// Set `glance_build_info` for this process.
@@ -166,4 +200,81 @@ pub async fn scrape(
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(handle.render())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// Every `glance_*` metric and `glance:*` recording rule that a dashboard or rule file
+    /// names must exist: in `ALL`, or as a rule recorded in `dashboards/prometheus/`.
+    #[test]
+    fn dashboards_and_rules_name_only_exported_metrics() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("dashboards");
+        let rules =
+            std::fs::read_to_string(root.join("prometheus/glance-rules.yml")).expect("rules file");
+        let recorded: Vec<&str> = rules
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("- record: "))
+            .collect();
+        assert!(recorded.len() >= 10, "rules file records too little");
+        let mut files = vec![root.join("prometheus/glance-rules.yml")];
+        for entry in std::fs::read_dir(&root).expect("dashboards dir").flatten() {
+            if entry.path().extension().is_some_and(|e| e == "json") {
+                files.push(entry.path());
+            }
+        }
+        assert!(files.len() >= 2, "no dashboard JSON found");
+        let mut checked = 0;
+        for file in files {
+            let text = std::fs::read_to_string(&file).expect("readable");
+            for token in names_in(&text) {
+                checked += 1;
+                if token.contains(':') {
+                    assert!(
+                        recorded.contains(&token.as_str()),
+                        "{}: rule {token} is not recorded",
+                        file.display()
+                    );
+                } else {
+                    let base = ["_bucket", "_sum", "_count"]
+                        .iter()
+                        .find_map(|s| token.strip_suffix(s).filter(|b| super::ALL.contains(b)))
+                        .unwrap_or(&token);
+                    assert!(
+                        super::ALL.contains(&base),
+                        "{}: metric {token} is not exported",
+                        file.display()
+                    );
+                }
+            }
+        }
+        assert!(checked > 20, "too few metric names found ({checked})");
+    }
+
+    fn names_in(text: &str) -> Vec<String> {
+        let bytes = text.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while let Some(pos) = text[i..].find("glance") {
+            let start = i + pos;
+            let boundary = start == 0
+                || !(bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_');
+            let mut end = start + "glance".len();
+            while end < bytes.len()
+                && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_' || bytes[end] == b':')
+            {
+                end += 1;
+            }
+            let token = &text[start..end];
+            if boundary
+                && (token.starts_with("glance_") || token.starts_with("glance:"))
+                && token.len() > 7
+            {
+                out.push(token.trim_end_matches(':').to_string());
+            }
+            i = end;
+        }
+        out
+    }
 }

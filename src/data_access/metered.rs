@@ -10,8 +10,8 @@ use async_trait::async_trait;
 
 use super::{DaResult, DataAccess, Mode, PoolStatus};
 use crate::domain::{
-    Image, ImageChanges, ImageQuery, ImageStatus, Location, LocationStatus, Member,
-    MemberChanges, MemberQuery, NewImage, NewLocation, NewMember, RequestContext,
+    Image, ImageChanges, ImageQuery, ImageStatus, Location, LocationStatus, Member, MemberChanges,
+    MemberQuery, NewImage, NewLocation, NewMember, RequestContext,
 };
 use crate::metrics::{timing, DATA_ACCESS_DURATION};
 
@@ -26,7 +26,11 @@ impl Metered {
         Arc::new(Self { inner, mode })
     }
 
-    async fn time<T>(&self, operation: &'static str, call: impl Future<Output = DaResult<T>>) -> DaResult<T> {
+    async fn time<T>(
+        &self,
+        operation: &'static str,
+        call: impl Future<Output = DaResult<T>>,
+    ) -> DaResult<T> {
         let started = Instant::now();
         let result = call.await;
         let elapsed = started.elapsed();
@@ -61,15 +65,30 @@ impl DataAccess for Metered {
     }
 
     async fn image_create(&self, ctx: &RequestContext, values: NewImage) -> DaResult<Image> {
-        self.time("image_create", self.inner.image_create(ctx, values)).await
+        self.time("image_create", self.inner.image_create(ctx, values))
+            .await
     }
 
-    async fn image_get(&self, ctx: &RequestContext, image_id: &str, force_show_deleted: bool) -> DaResult<Image> {
-        self.time("image_get", self.inner.image_get(ctx, image_id, force_show_deleted)).await
+    async fn image_get(
+        &self,
+        ctx: &RequestContext,
+        image_id: &str,
+        force_show_deleted: bool,
+    ) -> DaResult<Image> {
+        self.time(
+            "image_get",
+            self.inner.image_get(ctx, image_id, force_show_deleted),
+        )
+        .await
     }
 
-    async fn image_get_all(&self, ctx: &RequestContext, query: &ImageQuery) -> DaResult<Vec<Image>> {
-        self.time("image_get_all", self.inner.image_get_all(ctx, query)).await
+    async fn image_get_all(
+        &self,
+        ctx: &RequestContext,
+        query: &ImageQuery,
+    ) -> DaResult<Vec<Image>> {
+        self.time("image_get_all", self.inner.image_get_all(ctx, query))
+            .await
     }
 
     async fn image_update(
@@ -82,57 +101,145 @@ impl DataAccess for Metered {
     ) -> DaResult<Image> {
         self.time(
             "image_update",
-            self.inner.image_update(ctx, image_id, values, purge_props, from_state),
+            self.inner
+                .image_update(ctx, image_id, values, purge_props, from_state),
         )
         .await
     }
 
     async fn image_destroy(&self, ctx: &RequestContext, image_id: &str) -> DaResult<Image> {
-        self.time("image_destroy", self.inner.image_destroy(ctx, image_id)).await
+        self.time("image_destroy", self.inner.image_destroy(ctx, image_id))
+            .await
     }
 
-    async fn image_tag_get_all(&self, ctx: &RequestContext, image_id: &str) -> DaResult<Vec<String>> {
-        self.time("image_tag_get_all", self.inner.image_tag_get_all(ctx, image_id)).await
+    async fn image_tag_get_all(
+        &self,
+        ctx: &RequestContext,
+        image_id: &str,
+    ) -> DaResult<Vec<String>> {
+        self.time(
+            "image_tag_get_all",
+            self.inner.image_tag_get_all(ctx, image_id),
+        )
+        .await
     }
 
-    async fn image_tag_create(&self, ctx: &RequestContext, image_id: &str, value: &str) -> DaResult<()> {
-        self.time("image_tag_create", self.inner.image_tag_create(ctx, image_id, value)).await
+    async fn image_tag_create(
+        &self,
+        ctx: &RequestContext,
+        image_id: &str,
+        value: &str,
+    ) -> DaResult<()> {
+        self.time(
+            "image_tag_create",
+            self.inner.image_tag_create(ctx, image_id, value),
+        )
+        .await
     }
 
-    async fn image_tag_delete(&self, ctx: &RequestContext, image_id: &str, value: &str) -> DaResult<()> {
-        self.time("image_tag_delete", self.inner.image_tag_delete(ctx, image_id, value)).await
+    async fn image_tag_delete(
+        &self,
+        ctx: &RequestContext,
+        image_id: &str,
+        value: &str,
+    ) -> DaResult<()> {
+        self.time(
+            "image_tag_delete",
+            self.inner.image_tag_delete(ctx, image_id, value),
+        )
+        .await
     }
 
-    async fn image_tag_set_all(&self, ctx: &RequestContext, image_id: &str, tags: &[String]) -> DaResult<()> {
-        self.time("image_tag_set_all", self.inner.image_tag_set_all(ctx, image_id, tags)).await
+    async fn image_tag_set_all(
+        &self,
+        ctx: &RequestContext,
+        image_id: &str,
+        tags: &[String],
+    ) -> DaResult<()> {
+        self.time(
+            "image_tag_set_all",
+            self.inner.image_tag_set_all(ctx, image_id, tags),
+        )
+        .await
     }
 
-    async fn image_member_create(&self, ctx: &RequestContext, values: NewMember) -> DaResult<Member> {
-        self.time("image_member_create", self.inner.image_member_create(ctx, values)).await
+    async fn image_member_create(
+        &self,
+        ctx: &RequestContext,
+        values: NewMember,
+    ) -> DaResult<Member> {
+        self.time(
+            "image_member_create",
+            self.inner.image_member_create(ctx, values),
+        )
+        .await
     }
 
-    async fn image_member_update(&self, ctx: &RequestContext, member_id: i64, values: MemberChanges) -> DaResult<Member> {
-        self.time("image_member_update", self.inner.image_member_update(ctx, member_id, values)).await
+    async fn image_member_update(
+        &self,
+        ctx: &RequestContext,
+        member_id: i64,
+        values: MemberChanges,
+    ) -> DaResult<Member> {
+        self.time(
+            "image_member_update",
+            self.inner.image_member_update(ctx, member_id, values),
+        )
+        .await
     }
 
     async fn image_member_delete(&self, ctx: &RequestContext, member_id: i64) -> DaResult<()> {
-        self.time("image_member_delete", self.inner.image_member_delete(ctx, member_id)).await
+        self.time(
+            "image_member_delete",
+            self.inner.image_member_delete(ctx, member_id),
+        )
+        .await
     }
 
-    async fn image_member_find(&self, ctx: &RequestContext, query: &MemberQuery) -> DaResult<Vec<Member>> {
-        self.time("image_member_find", self.inner.image_member_find(ctx, query)).await
+    async fn image_member_find(
+        &self,
+        ctx: &RequestContext,
+        query: &MemberQuery,
+    ) -> DaResult<Vec<Member>> {
+        self.time(
+            "image_member_find",
+            self.inner.image_member_find(ctx, query),
+        )
+        .await
     }
 
     async fn image_member_count(&self, ctx: &RequestContext, image_id: &str) -> DaResult<i64> {
-        self.time("image_member_count", self.inner.image_member_count(ctx, image_id)).await
+        self.time(
+            "image_member_count",
+            self.inner.image_member_count(ctx, image_id),
+        )
+        .await
     }
 
-    async fn image_location_add(&self, ctx: &RequestContext, image_id: &str, location: NewLocation) -> DaResult<Location> {
-        self.time("image_location_add", self.inner.image_location_add(ctx, image_id, location)).await
+    async fn image_location_add(
+        &self,
+        ctx: &RequestContext,
+        image_id: &str,
+        location: NewLocation,
+    ) -> DaResult<Location> {
+        self.time(
+            "image_location_add",
+            self.inner.image_location_add(ctx, image_id, location),
+        )
+        .await
     }
 
-    async fn image_location_update(&self, ctx: &RequestContext, image_id: &str, location: Location) -> DaResult<()> {
-        self.time("image_location_update", self.inner.image_location_update(ctx, image_id, location)).await
+    async fn image_location_update(
+        &self,
+        ctx: &RequestContext,
+        image_id: &str,
+        location: Location,
+    ) -> DaResult<()> {
+        self.time(
+            "image_location_update",
+            self.inner.image_location_update(ctx, image_id, location),
+        )
+        .await
     }
 
     async fn image_location_delete(
@@ -144,7 +251,8 @@ impl DataAccess for Metered {
     ) -> DaResult<()> {
         self.time(
             "image_location_delete",
-            self.inner.image_location_delete(ctx, image_id, location_id, status),
+            self.inner
+                .image_location_delete(ctx, image_id, location_id, status),
         )
         .await
     }
