@@ -234,6 +234,8 @@ pub trait DataAccess: Send + Sync + 'static {
 }
 
 pub mod metered;
+#[cfg(any(feature = "direct-sqlite", feature = "direct-postgres"))]
+mod sql;
 #[cfg(feature = "direct-sqlite")]
 pub mod sqlite;
 
