@@ -4,17 +4,11 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::server::TestServer;
+use crate::support::process::{free_port, ApiProcess};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 /// Drive some traffic of every kind the rules look at.
-async fn traffic(server: &TestServer) {
+async fn traffic(server: &ApiProcess) {
     let client = &server.client;
     for i in 0..20 {
         let created: serde_json::Value = client
@@ -42,7 +36,7 @@ async fn traffic(server: &TestServer) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promtool_accepts_a_real_scrape() {
-    let server = TestServer::start().await;
+    let server = ApiProcess::start(&[]).await;
     traffic(&server).await;
     let scrape = server.client.get(server.url("/metrics")).send().await.expect("scrape").text().await.expect("text");
     for name in [
@@ -79,7 +73,8 @@ async fn promtool_accepts_a_real_scrape() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_records_our_rules_from_a_live_scrape() {
-    let server = TestServer::start().await;
+    // A process of its own, so its metrics are only its own.
+    let server = ApiProcess::start(&[]).await;
     let dir = tempfile::tempdir().expect("temp dir");
     // The shipped rules, evaluated every second instead of every 15 s so the test is short.
     let rules = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/dashboards/prometheus/glance-rules.yml"))
