@@ -320,10 +320,11 @@ fn new_image_from(
         min_ram: number("min_ram"),
         min_disk: number("min_disk"),
         tags: patch::unique_tags(&raw_tags),
-        // Values are strings (schema-checked); null, allowed for kernel_id & co, is stored "".
+        // Values are strings (schema-checked); null, allowed for kernel_id & co, leaves the
+        // property unset (see `patch::apply_one`).
         properties: custom
             .iter()
-            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
             .collect(),
     };
     patch::check_not_negative("min_disk", draft.min_disk)?;
