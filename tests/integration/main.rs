@@ -2,3 +2,4 @@
 //! conformance suite, and API tests arranged like the URL tree.
 
 mod support;
+mod api;
