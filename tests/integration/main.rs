@@ -1,7 +1,9 @@
 //! One integration test binary (crates.io style): shared support, the data-access
 //! conformance suite, and API tests arranged like the URL tree.
 
+mod api;
 mod conformance;
 #[cfg(feature = "direct-postgres")]
 mod postgres;
 mod support;
+mod prometheus;
