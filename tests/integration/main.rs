@@ -5,5 +5,5 @@ mod api;
 mod conformance;
 #[cfg(feature = "direct-postgres")]
 mod postgres;
-mod support;
 mod prometheus;
+mod support;

@@ -105,7 +105,7 @@ macro_rules! conformance_suite {
 #[cfg(feature = "direct-sqlite")]
 conformance_suite!(sqlite, crate::support::sqlite::fresh());
 #[cfg(feature = "direct-postgres")]
-conformance_suite!(postgres, crate::support::postgres::fresh_backend());
+conformance_suite!(postgres, crate::support::postgres_backend());
 
 // ---- shared fixtures -------------------------------------------------------------------
 

@@ -1,9 +1,9 @@
 //! Test support: real servers on loopback, real databases in temp folders.
 #![allow(dead_code)]
 
-pub mod process;
 #[cfg(feature = "direct-postgres")]
 pub mod postgres;
+pub mod process;
 pub mod server;
 #[cfg(feature = "direct-sqlite")]
 pub mod sqlite;
@@ -27,4 +27,11 @@ impl FreshBackend {
             _keep: Box::new(keep),
         }
     }
+}
+
+/// A fresh direct-postgres backend (its own database) for the conformance suite.
+#[cfg(feature = "direct-postgres")]
+pub async fn postgres_backend() -> FreshBackend {
+    let (da, guard) = postgres::fresh().await;
+    FreshBackend::new(da, guard)
 }

@@ -404,12 +404,6 @@ pub async fn fresh() -> (Arc<dyn DataAccess>, DatabaseGuard) {
     (backend, guard)
 }
 
-/// `fresh()` for the conformance suite.
-pub async fn fresh_backend() -> super::FreshBackend {
-    let (da, guard) = fresh().await;
-    super::FreshBackend::new(da, guard)
-}
-
 /// The URL of a migrated database of its own, for API tests that start a server on it.
 /// The database lives until the test process ends (with the throwaway cluster; on a
 /// `GLANCE_TEST_DATABASE_URL` server it stays, named `glance_test_<pid>_…`).
