@@ -20,6 +20,7 @@ use crate::domain::{
     policy, ImageChanges, ImageStatus, LocationStatus, NewLocation, RequestContext,
 };
 use crate::error::ApiError;
+use crate::metrics;
 use crate::store::{Store, Written};
 
 pub async fn upload(
@@ -195,6 +196,7 @@ async fn receive(
     if declared.is_some_and(|size| size > cap) {
         return Err(too_large());
     }
+    let _in_progress = metrics::UploadInProgress::start();
     let mut upload = store.begin_upload(image_id).await.map_err(store_error)?;
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|err| {
@@ -209,6 +211,7 @@ async fn receive(
             return Err(size_mismatch(size, received));
         }
         upload.write(&chunk).await.map_err(store_error)?;
+        metrics::bytes_uploaded(chunk.len());
     }
     if let Some(size) = declared.filter(|&size| size != upload.size()) {
         return Err(size_mismatch(size, upload.size()));
@@ -356,7 +359,12 @@ pub async fn download(
     if let Some(checksum) = image.checksum.as_deref() {
         response.insert_header(("Content-MD5", checksum));
     }
-    Ok(response.body(SizedStream::new(length, stream)))
+    let counted = stream.inspect(|chunk| {
+        if let Ok(bytes) = chunk {
+            metrics::bytes_downloaded(bytes.len());
+        }
+    });
+    Ok(response.body(SizedStream::new(length, counted)))
 }
 
 /// The byte range asked for (inclusive), from `Range` or Glance's legacy request

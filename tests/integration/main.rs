@@ -3,5 +3,5 @@
 
 mod api;
 mod conformance;
-mod support;
 mod prometheus;
+mod support;
