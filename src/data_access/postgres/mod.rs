@@ -424,3 +424,69 @@ impl DataAccess for PostgresDataAccess {
         children::location_delete(&mut client, ctx, image_id, location_id, status).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Service;
+
+    fn settings(url: &str) -> Settings {
+        let mut settings = Settings::defaults(Service::Api);
+        settings.data_access.mode = Mode::DirectPostgres;
+        settings.database.url = url.to_string();
+        settings
+    }
+
+    #[test]
+    fn migrations_are_numbered_from_one_without_gaps() {
+        let versions = migration_versions();
+        let expected: Vec<i64> = (1..=versions.len() as i64).collect();
+        assert_eq!(versions, expected);
+        assert_eq!(latest_version(), versions.len() as i64);
+    }
+
+    /// Both SQL backends must describe the same schema version (style guide: a test compares).
+    #[cfg(feature = "direct-sqlite")]
+    #[test]
+    fn sqlite_and_postgres_end_at_the_same_schema_version() {
+        assert_eq!(
+            latest_version(),
+            i64::from(crate::data_access::sqlite::latest_schema_version())
+        );
+    }
+
+    #[test]
+    fn glance_url_forms_parse() {
+        for url in [
+            "postgresql://glance:pw@db.example:5433/glance",
+            "postgres://glance:pw@db.example:5433/glance",
+            "postgresql+psycopg2://glance:pw@db.example:5433/glance",
+        ] {
+            let config = pg_config(&settings(url)).unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert_eq!(config.get_user(), Some("glance"));
+            assert_eq!(config.get_dbname(), Some("glance"));
+            assert_eq!(config.get_ports(), &[5433]);
+        }
+    }
+
+    #[test]
+    fn bad_urls_are_invalid_and_redacted() {
+        for url in [
+            "mysql+pymysql://glance:s3cret@db/glance",
+            "sqlite:///glance.db",
+            "nonsense",
+        ] {
+            let err = pg_config(&settings(url)).expect_err(url);
+            assert!(matches!(err, DataAccessError::Invalid(_)), "{err:?}");
+            assert!(!err.to_string().contains("s3cret"), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_pool_has_at_least_the_minimum_size() {
+        let mut s = settings("postgresql://glance@127.0.0.1:1/glance");
+        s.database.pool_size = 2;
+        let backend = PostgresDataAccess::connect(&s).expect("pool");
+        assert_eq!(backend.pool.status().max_size, MIN_POOL_SIZE);
+    }
+}

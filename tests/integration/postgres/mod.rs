@@ -2,5 +2,6 @@
 //! timeouts when PostgreSQL is down or busy, and concurrency on one database.
 
 mod concurrency;
+mod deployment;
 mod schema;
 mod unavailable;
