@@ -11,6 +11,7 @@ mod images;
 mod params;
 mod rows;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,6 +31,8 @@ use crate::domain::{
 
 /// Fewer connections than this starve concurrent requests that each hold one briefly.
 const MIN_POOL_SIZE: usize = 8;
+/// A call may take this many pool timeouts in all (waiting for a connection included).
+const CALL_TIMEOUT_FACTOR: u32 = 6;
 /// Serialises concurrent `db-sync` runs (an arbitrary, fixed advisory lock key).
 const MIGRATION_LOCK_KEY: i64 = 0x676c_616e_6365;
 
@@ -65,6 +68,8 @@ pub fn latest_version() -> i64 {
 
 pub struct PostgresDataAccess {
     pool: Pool,
+    /// Upper bound of one trait call (`CALL_TIMEOUT_FACTOR` × `database.pool_timeout`).
+    call_timeout: Duration,
 }
 
 /// Open the pool and check the schema version; an unmigrated or newer schema is refused.
@@ -176,7 +181,10 @@ impl PostgresDataAccess {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| DataAccessError::Backend(format!("cannot build the pool: {e}")))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            call_timeout: timeout * CALL_TIMEOUT_FACTOR,
+        })
     }
 
     /// Refuse a database whose schema is not at this build's version.
@@ -223,6 +231,19 @@ impl PostgresDataAccess {
     async fn client(&self) -> DaResult<Object> {
         self.pool.get().await.map_err(pool_error)
     }
+
+    /// Bound a whole call, so a database that accepts connections but stops answering (hung,
+    /// frozen, partitioned with the kernel still ACKing) yields `Unavailable`, not a hang. A
+    /// transaction cut short is rolled back when its connection drops it.
+    async fn bounded<T>(&self, call: impl Future<Output = DaResult<T>>) -> DaResult<T> {
+        match tokio::time::timeout(self.call_timeout, call).await {
+            Ok(result) => result,
+            Err(_) => Err(DataAccessError::Unavailable(format!(
+                "PostgreSQL did not answer within {:?}",
+                self.call_timeout
+            ))),
+        }
+    }
 }
 
 fn pool_error(err: PoolError) -> DataAccessError {
@@ -267,15 +288,21 @@ impl DataAccess for PostgresDataAccess {
     }
 
     async fn health(&self) -> DaResult<()> {
-        let client = self.client().await?;
-        let statement = client.prepare_cached("SELECT 1").await.map_err(pg_error)?;
-        client.query_one(&statement, &[]).await.map_err(pg_error)?;
-        Ok(())
+        self.bounded(async {
+            let client = self.client().await?;
+            let statement = client.prepare_cached("SELECT 1").await.map_err(pg_error)?;
+            client.query_one(&statement, &[]).await.map_err(pg_error)?;
+            Ok(())
+        })
+        .await
     }
 
     async fn image_create(&self, ctx: &RequestContext, values: NewImage) -> DaResult<Image> {
-        let mut client = self.client().await?;
-        images::create(&mut client, ctx, values).await
+        self.bounded(async {
+            let mut client = self.client().await?;
+            images::create(&mut client, ctx, values).await
+        })
+        .await
     }
 
     async fn image_get(
@@ -284,8 +311,11 @@ impl DataAccess for PostgresDataAccess {
         image_id: &str,
         force_show_deleted: bool,
     ) -> DaResult<Image> {
-        let client = self.client().await?;
-        images::get(&client, ctx, image_id, force_show_deleted, false).await
+        self.bounded(async {
+            let client = self.client().await?;
+            images::get(&client, ctx, image_id, force_show_deleted, false).await
+        })
+        .await
     }
 
     async fn image_get_all(
@@ -293,8 +323,11 @@ impl DataAccess for PostgresDataAccess {
         ctx: &RequestContext,
         query: &ImageQuery,
     ) -> DaResult<Vec<Image>> {
-        let client = self.client().await?;
-        images::get_all(&client, ctx, query).await
+        self.bounded(async {
+            let client = self.client().await?;
+            images::get_all(&client, ctx, query).await
+        })
+        .await
     }
 
     async fn image_update(
@@ -305,13 +338,19 @@ impl DataAccess for PostgresDataAccess {
         purge_props: bool,
         from_state: Option<ImageStatus>,
     ) -> DaResult<Image> {
-        let mut client = self.client().await?;
-        images::update(&mut client, ctx, image_id, values, purge_props, from_state).await
+        self.bounded(async {
+            let mut client = self.client().await?;
+            images::update(&mut client, ctx, image_id, values, purge_props, from_state).await
+        })
+        .await
     }
 
     async fn image_destroy(&self, ctx: &RequestContext, image_id: &str) -> DaResult<Image> {
-        let mut client = self.client().await?;
-        images::destroy(&mut client, ctx, image_id).await
+        self.bounded(async {
+            let mut client = self.client().await?;
+            images::destroy(&mut client, ctx, image_id).await
+        })
+        .await
     }
 
     async fn image_tag_get_all(
@@ -319,10 +358,13 @@ impl DataAccess for PostgresDataAccess {
         ctx: &RequestContext,
         image_id: &str,
     ) -> DaResult<Vec<String>> {
-        let client = self.client().await?;
-        Ok(images::get(&client, ctx, image_id, false, false)
-            .await?
-            .tags)
+        self.bounded(async {
+            let client = self.client().await?;
+            Ok(images::get(&client, ctx, image_id, false, false)
+                .await?
+                .tags)
+        })
+        .await
     }
 
     async fn image_tag_create(
@@ -331,8 +373,11 @@ impl DataAccess for PostgresDataAccess {
         image_id: &str,
         value: &str,
     ) -> DaResult<()> {
-        let mut client = self.client().await?;
-        children::tag_create(&mut client, ctx, image_id, value).await
+        self.bounded(async {
+            let mut client = self.client().await?;
+            children::tag_create(&mut client, ctx, image_id, value).await
+        })
+        .await
     }
 
     async fn image_tag_delete(
@@ -341,8 +386,11 @@ impl DataAccess for PostgresDataAccess {
         image_id: &str,
         value: &str,
     ) -> DaResult<()> {
-        let mut client = self.client().await?;
-        children::tag_delete(&mut client, ctx, image_id, value).await
+        self.bounded(async {
+            let mut client = self.client().await?;
+            children::tag_delete(&mut client, ctx, image_id, value).await
+        })
+        .await
     }
 
     async fn image_tag_set_all(
@@ -351,8 +399,11 @@ impl DataAccess for PostgresDataAccess {
         image_id: &str,
         tags: &[String],
     ) -> DaResult<()> {
-        let mut client = self.client().await?;
-        children::tag_set_all(&mut client, ctx, image_id, tags).await
+        self.bounded(async {
+            let mut client = self.client().await?;
+            children::tag_set_all(&mut client, ctx, image_id, tags).await
+        })
+        .await
     }
 
     async fn image_member_create(
@@ -360,8 +411,11 @@ impl DataAccess for PostgresDataAccess {
         ctx: &RequestContext,
         values: NewMember,
     ) -> DaResult<Member> {
-        let mut client = self.client().await?;
-        children::member_create(&mut client, ctx, values).await
+        self.bounded(async {
+            let mut client = self.client().await?;
+            children::member_create(&mut client, ctx, values).await
+        })
+        .await
     }
 
     async fn image_member_update(
@@ -370,13 +424,19 @@ impl DataAccess for PostgresDataAccess {
         member_id: i64,
         values: MemberChanges,
     ) -> DaResult<Member> {
-        let client = self.client().await?;
-        children::member_update(&client, ctx, member_id, values).await
+        self.bounded(async {
+            let client = self.client().await?;
+            children::member_update(&client, ctx, member_id, values).await
+        })
+        .await
     }
 
     async fn image_member_delete(&self, ctx: &RequestContext, member_id: i64) -> DaResult<()> {
-        let mut client = self.client().await?;
-        children::member_delete(&mut client, ctx, member_id).await
+        self.bounded(async {
+            let mut client = self.client().await?;
+            children::member_delete(&mut client, ctx, member_id).await
+        })
+        .await
     }
 
     async fn image_member_find(
@@ -384,13 +444,19 @@ impl DataAccess for PostgresDataAccess {
         ctx: &RequestContext,
         query: &MemberQuery,
     ) -> DaResult<Vec<Member>> {
-        let client = self.client().await?;
-        children::member_find(&client, ctx, query).await
+        self.bounded(async {
+            let client = self.client().await?;
+            children::member_find(&client, ctx, query).await
+        })
+        .await
     }
 
     async fn image_member_count(&self, ctx: &RequestContext, image_id: &str) -> DaResult<i64> {
-        let client = self.client().await?;
-        children::member_count(&client, ctx, image_id).await
+        self.bounded(async {
+            let client = self.client().await?;
+            children::member_count(&client, ctx, image_id).await
+        })
+        .await
     }
 
     async fn image_location_add(
@@ -399,8 +465,11 @@ impl DataAccess for PostgresDataAccess {
         image_id: &str,
         location: NewLocation,
     ) -> DaResult<Location> {
-        let mut client = self.client().await?;
-        children::location_add(&mut client, ctx, image_id, location).await
+        self.bounded(async {
+            let mut client = self.client().await?;
+            children::location_add(&mut client, ctx, image_id, location).await
+        })
+        .await
     }
 
     async fn image_location_update(
@@ -409,8 +478,11 @@ impl DataAccess for PostgresDataAccess {
         image_id: &str,
         location: Location,
     ) -> DaResult<()> {
-        let mut client = self.client().await?;
-        children::location_update(&mut client, ctx, image_id, location).await
+        self.bounded(async {
+            let mut client = self.client().await?;
+            children::location_update(&mut client, ctx, image_id, location).await
+        })
+        .await
     }
 
     async fn image_location_delete(
@@ -420,8 +492,11 @@ impl DataAccess for PostgresDataAccess {
         location_id: i64,
         status: LocationStatus,
     ) -> DaResult<()> {
-        let mut client = self.client().await?;
-        children::location_delete(&mut client, ctx, image_id, location_id, status).await
+        self.bounded(async {
+            let mut client = self.client().await?;
+            children::location_delete(&mut client, ctx, image_id, location_id, status).await
+        })
+        .await
     }
 }
 

@@ -146,3 +146,58 @@ async fn exhausted_pool_is_unavailable_within_the_timeout() {
     drop(locker);
     execute(&url, "SELECT 1").await;
 }
+
+/// Send `signal` to the server processes serving database `postgres` for other sessions.
+async fn signal_backends(admin_url: &str, signal: &str) -> Vec<i32> {
+    let (client, connection) = tokio_postgres::connect(admin_url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    let rows = client
+        .query(
+            "SELECT pid FROM pg_stat_activity WHERE datname = 'postgres' \
+             AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+            &[],
+        )
+        .await
+        .expect("list backends");
+    let pids: Vec<i32> = rows.iter().map(|row| row.get("pid")).collect();
+    for pid in &pids {
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} {pid}");
+    }
+    pids
+}
+
+#[tokio::test]
+async fn frozen_postgres_is_unavailable_within_the_call_bound() {
+    let cluster = Cluster::start_new();
+    let url = cluster.url("postgres");
+    glance_rs::data_access::migrate(&settings_for(&url))
+        .await
+        .expect("migrate");
+    let mut settings = settings_for(&url);
+    settings.database.pool_timeout = 0.5;
+    let backend = open(&settings).await.expect("open");
+    backend.health().await.expect("a pooled connection exists");
+
+    // The server keeps its sockets (the kernel still ACKs) but answers nothing.
+    let frozen = signal_backends(&url, "STOP").await;
+    assert!(!frozen.is_empty(), "the backend's connection is listed");
+    let started = Instant::now();
+    let result = backend.image_get(&admin(), "any-id", false).await;
+    let elapsed = started.elapsed();
+    signal_backends(&url, "CONT").await;
+    assert!(
+        matches!(result, Err(DataAccessError::Unavailable(_))),
+        "{result:?}"
+    );
+    // 6 × pool_timeout bounds a call.
+    assert!(elapsed >= Duration::from_millis(2900), "{elapsed:?}");
+    assert!(elapsed < Duration::from_millis(3000) + BOUND, "{elapsed:?}");
+    backend.health().await.expect("answers again once resumed");
+}
