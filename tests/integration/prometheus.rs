@@ -172,7 +172,12 @@ async fn prometheus_records_our_rules_from_a_live_scrape() {
         .0
         .expect("Prometheus recorded glance:http_requests:rate1m for GET image");
     assert_eq!(rate[0]["metric"]["service"], "glance-api");
-    assert_eq!(rate[0]["metric"]["mode"], "direct-sqlite");
+    let mode = if cfg!(feature = "direct-sqlite") {
+        "direct-sqlite"
+    } else {
+        "direct-postgres"
+    };
+    assert_eq!(rate[0]["metric"]["mode"], mode);
     let p95 = found
         .1
         .expect("Prometheus recorded glance:data_access_duration_seconds:p95");

@@ -53,6 +53,11 @@ impl ApiProcess {
             .env("GLANCE__STORE__PATH", dir.path().join("images"))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
+        // A build without SQLite serves from a fresh PostgreSQL database instead.
+        #[cfg(all(feature = "direct-postgres", not(feature = "direct-sqlite")))]
+        command
+            .env("GLANCE__DATA_ACCESS__MODE", "direct-postgres")
+            .env("GLANCE__DATABASE__URL", super::postgres::fresh_url().await);
         for (key, value) in env {
             command.env(key, value);
         }
