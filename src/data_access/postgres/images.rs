@@ -18,6 +18,9 @@ use crate::domain::{
     Image, ImageChanges, ImageQuery, ImageStatus, NewImage, RequestContext, Timestamp,
 };
 
+/// Statements kept per connection before list shapes stop being cached.
+const MAX_CACHED_STATEMENTS: usize = 200;
+
 /// Glance's import lock property, never purged by `purge_props` (its `atomic_props`).
 const ATOMIC_PROPERTIES: &[&str] = &["os_glance_import_task"];
 
@@ -406,6 +409,11 @@ pub async fn get_all(
         .await
         .map_err(pg_error)?;
     let rows = client.query(&prepared, &refs).await.map_err(pg_error)?;
+    // List statements vary with the filters clients send (e.g. the length of an `in:` list):
+    // past a bound, do not keep new shapes, so the per-connection cache cannot grow forever.
+    if client.statement_cache.size() > MAX_CACHED_STATEMENTS {
+        client.statement_cache.remove(&statement.sql, &[]);
+    }
     let mut images = Vec::with_capacity(rows.len());
     for row in &rows {
         let (image, caller_is_member) = image_from_row(row)?;
