@@ -97,3 +97,31 @@ async fn passwords_never_appear_in_errors() {
     );
     assert!(!format!("{err} {err:?}").contains("s3cr3t-pw"), "{err:?}");
 }
+
+#[tokio::test]
+async fn the_server_binary_refuses_an_unmigrated_database() {
+    let (url, _guard) = empty_database().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let out = Command::new(env!("CARGO_BIN_EXE_glance-api"))
+        .env("GLANCE__DATA_ACCESS__MODE", "direct-postgres")
+        .env("GLANCE__DATABASE__URL", &url)
+        .env("GLANCE__SERVER__BIND", format!("127.0.0.1:{port}"))
+        .env_remove("GLANCE_CONFIG")
+        .output()
+        .expect("run glance-api");
+    assert!(!out.status.success(), "it must not serve");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("`glance-api db-sync`"), "{log}");
+}
+
+#[tokio::test]
+async fn db_sync_failures_do_not_print_the_password() {
+    let out = db_sync("postgresql+psycopg2://glance:s3cr3t-pw@127.0.0.1:1/glance");
+    assert!(!out.status.success());
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("glance:****@127.0.0.1:1"), "{log}");
+    assert!(!log.contains("s3cr3t-pw"), "{log}");
+}
