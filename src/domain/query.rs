@@ -251,10 +251,7 @@ impl ImageColumn {
     }
 
     pub fn is_integer(self) -> bool {
-        matches!(
-            self,
-            Self::MinRam | Self::MinDisk | Self::Size | Self::VirtualSize
-        )
+        matches!(self, Self::MinRam | Self::MinDisk | Self::Size | Self::VirtualSize)
     }
 }
 
@@ -268,3 +265,4 @@ pub struct MemberQuery {
     pub status: Option<MemberStatus>,
     pub include_deleted: bool,
 }
+
