@@ -242,11 +242,10 @@ impl Settings {
                 path: path.to_path_buf(),
                 source,
             })?;
-            let from_file: toml::Value =
-                toml::from_str(&text).map_err(|e| ConfigError::Parse {
-                    path: path.to_path_buf(),
-                    message: e.to_string(),
-                })?;
+            let from_file: toml::Value = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
             merge(&mut merged, from_file);
         }
         for (name, value) in env {
@@ -256,27 +255,40 @@ impl Settings {
             let Some((section, key)) = rest.split_once("__") else {
                 continue;
             };
-            apply_env(&mut merged, &name, &section.to_lowercase(), &key.to_lowercase(), &value)?;
+            apply_env(
+                &mut merged,
+                &name,
+                &section.to_lowercase(),
+                &key.to_lowercase(),
+                &value,
+            )?;
         }
-        let settings: Settings = merged.try_into().map_err(|e: toml::de::Error| {
-            ConfigError::Invalid(e.message().to_string())
-        })?;
+        let settings: Settings = merged
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.message().to_string()))?;
         settings.validate()?;
         Ok(settings)
     }
 
     /// Load from the process: `--config PATH` (or `GLANCE_CONFIG`) and the environment.
-    pub fn from_process(service: Service, config_path: Option<PathBuf>) -> Result<Self, ConfigError> {
+    pub fn from_process(
+        service: Service,
+        config_path: Option<PathBuf>,
+    ) -> Result<Self, ConfigError> {
         let path = config_path.or_else(|| std::env::var_os("GLANCE_CONFIG").map(PathBuf::from));
         Self::load(service, path.as_deref(), std::env::vars())
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
         if self.limits.api_limit_max == 0 {
-            return Err(ConfigError::Invalid("limits.api_limit_max must be > 0".into()));
+            return Err(ConfigError::Invalid(
+                "limits.api_limit_max must be > 0".into(),
+            ));
         }
         if self.database.pool_size == 0 {
-            return Err(ConfigError::Invalid("database.pool_size must be > 0".into()));
+            return Err(ConfigError::Invalid(
+                "database.pool_size must be > 0".into(),
+            ));
         }
         if !(self.database.pool_timeout > 0.0 && self.registry.timeout > 0.0) {
             return Err(ConfigError::Invalid(
@@ -334,8 +346,12 @@ fn apply_env(
         message: format!("expected {what}, got {raw:?}"),
     };
     let value = match current {
-        toml::Value::Integer(_) => toml::Value::Integer(raw.trim().parse().map_err(|_| bad("an integer"))?),
-        toml::Value::Float(_) => toml::Value::Float(raw.trim().parse().map_err(|_| bad("a number"))?),
+        toml::Value::Integer(_) => {
+            toml::Value::Integer(raw.trim().parse().map_err(|_| bad("an integer"))?)
+        }
+        toml::Value::Float(_) => {
+            toml::Value::Float(raw.trim().parse().map_err(|_| bad("a number"))?)
+        }
         toml::Value::Boolean(_) => match raw.trim().to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" | "on" => toml::Value::Boolean(true),
             "false" | "0" | "no" | "off" => toml::Value::Boolean(false),
@@ -377,7 +393,10 @@ mod tests {
     #[test]
     fn bad_env_values_are_named() {
         let err = load(&[("GLANCE__DATABASE__POOL_SIZE", "many")]).expect_err("not an int");
-        assert!(err.to_string().contains("GLANCE__DATABASE__POOL_SIZE"), "{err}");
+        assert!(
+            err.to_string().contains("GLANCE__DATABASE__POOL_SIZE"),
+            "{err}"
+        );
         let err = load(&[("GLANCE__NOPE__KEY", "x")]).expect_err("unknown");
         assert!(err.to_string().contains("unknown setting"), "{err}");
         let err = load(&[("GLANCE__DATA_ACCESS__MODE", "mongo")]).expect_err("bad mode");
@@ -390,7 +409,10 @@ mod tests {
         s.database.url = "postgresql://glance:s3cret@db/glance".into();
         s.registry.token = "t0ken".into();
         let shown = format!("{s:?}");
-        assert!(!shown.contains("s3cret") && !shown.contains("t0ken"), "{shown}");
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("t0ken"),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -402,7 +424,11 @@ mod tests {
             let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
             let text = std::fs::read_to_string(&path).expect("example config exists");
             let parsed: Settings = toml::from_str(&text).expect("example parses completely");
-            assert_eq!(parsed, Settings::defaults(service), "{file} drifted from the defaults");
+            assert_eq!(
+                parsed,
+                Settings::defaults(service),
+                "{file} drifted from the defaults"
+            );
         }
     }
 }

@@ -124,7 +124,10 @@ impl ApiError {
                 "{explanation}\n<br /><br />\nImage PATCH expects Content-Type one of: {ACCEPTED}"
             ),
             explanation,
-            headers: vec![(HeaderName::from_static("accept-patch"), ACCEPTED.to_string())],
+            headers: vec![(
+                HeaderName::from_static("accept-patch"),
+                ACCEPTED.to_string(),
+            )],
         }
     }
 
@@ -218,8 +221,8 @@ pub fn negotiate(accept: Option<&str>) -> ErrorFormat {
                 }
             }
             let (t, s) = media.split_once('/').unwrap_or((media.as_str(), ""));
-            let matches = (t == "*" && s == "*")
-                || (t == offer_type && (s == "*" || s == offer_sub));
+            let matches =
+                (t == "*" && s == "*") || (t == offer_type && (s == "*" || s == offer_sub));
             if matches && q > best {
                 best = q;
             }
@@ -286,7 +289,10 @@ mod tests {
         assert_eq!(negotiate(Some("application/json, */*")), ErrorFormat::Html);
         assert_eq!(negotiate(Some("application/json")), ErrorFormat::Json);
         assert_eq!(negotiate(Some("application/*")), ErrorFormat::Json);
-        assert_eq!(negotiate(Some("text/html;q=0.5, application/json")), ErrorFormat::Json);
+        assert_eq!(
+            negotiate(Some("text/html;q=0.5, application/json")),
+            ErrorFormat::Json
+        );
         assert_eq!(negotiate(None), ErrorFormat::Plain);
         assert_eq!(negotiate(Some("text/plain")), ErrorFormat::Plain);
     }

@@ -10,7 +10,11 @@ use crate::domain::{policy, Image, RequestContext};
 use crate::error::ApiError;
 
 /// The image if the caller may see it; missing, deleted or invisible → 404 (never 403).
-pub async fn find_image(state: &State, ctx: &RequestContext, image_id: &str) -> Result<Image, ApiError> {
+pub async fn find_image(
+    state: &State,
+    ctx: &RequestContext,
+    image_id: &str,
+) -> Result<Image, ApiError> {
     match state.db.image_get(ctx, image_id, false).await {
         Ok(image) => Ok(image),
         Err(DataAccessError::NotFound(_) | DataAccessError::Forbidden(_)) => {
@@ -30,7 +34,11 @@ pub fn ensure_writable(ctx: &RequestContext) -> Result<(), ApiError> {
 }
 
 /// Owner-or-admin check for an image the caller can already see (so denial is 403).
-pub fn ensure_mutable(ctx: &RequestContext, image: &Image, explanation: &str) -> Result<(), ApiError> {
+pub fn ensure_mutable(
+    ctx: &RequestContext,
+    image: &Image,
+    explanation: &str,
+) -> Result<(), ApiError> {
     if policy::is_image_mutable(ctx, image) {
         Ok(())
     } else {
@@ -40,7 +48,11 @@ pub fn ensure_mutable(ctx: &RequestContext, image: &Image, explanation: &str) ->
 
 /// Read a small request body, refusing it with 413 once it passes `limit` (before reading it
 /// all when `Content-Length` already says so).
-pub async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<web::Bytes, ApiError> {
+pub async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, ApiError> {
     let too_large = || ApiError::too_large("Request body is too large.");
     if let Some(length) = req
         .headers()
@@ -75,7 +87,9 @@ pub fn parse_json_body(body: &[u8]) -> Result<serde_json::Value, ApiError> {
     if value.is_object() || value.is_array() {
         Ok(value)
     } else {
-        Err(ApiError::bad_request("Unexpected body type. Expected list/dict."))
+        Err(ApiError::bad_request(
+            "Unexpected body type. Expected list/dict.",
+        ))
     }
 }
 
@@ -93,7 +107,9 @@ pub fn reject_body(req: &HttpRequest) -> Result<(), ApiError> {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
     if has_length || chunked {
-        Err(ApiError::bad_request("A body is not expected with this request."))
+        Err(ApiError::bad_request(
+            "A body is not expected with this request.",
+        ))
     } else {
         Ok(())
     }

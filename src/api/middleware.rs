@@ -16,9 +16,7 @@ use crate::error::{negotiate, ApiError};
 pub struct RequestId(pub String);
 
 /// Version suffixes Glance 33 accepts without multi-store or cache (`/v2.N`).
-const ACCEPTED_MINOR: &[&str] = &[
-    "0", "1", "2", "3", "4", "5", "6", "7", "9", "15", "17",
-];
+const ACCEPTED_MINOR: &[&str] = &["0", "1", "2", "3", "4", "5", "6", "7", "9", "15", "17"];
 
 /// Paths served outside the versioned API.
 const UNVERSIONED: &[&str] = &["/versions", "/healthcheck", "/metrics"];
@@ -54,7 +52,11 @@ fn route_for(path: &str, accept: Option<&str>) -> Route {
 }
 
 fn rewrite(req: &mut ServiceRequest, new_path: &str) {
-    let query = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
+    let query = req
+        .uri()
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
     if let Ok(uri) = format!("{new_path}{query}").parse::<Uri>() {
         req.match_info_mut().get_mut().update(&uri);
         req.head_mut().uri = uri;
@@ -88,8 +90,10 @@ pub async fn glance_envelope(
         }
     };
     if let Ok(value) = HeaderValue::from_str(&request_id) {
-        res.headers_mut()
-            .insert(header::HeaderName::from_static("x-openstack-request-id"), value);
+        res.headers_mut().insert(
+            header::HeaderName::from_static("x-openstack-request-id"),
+            value,
+        );
     }
     Ok(res)
 }
@@ -139,10 +143,18 @@ mod tests {
     fn version_prefixes() {
         assert!(matches!(route_for("/v2/images", None), Route::Keep));
         assert!(matches!(route_for("/v2.1/images", None), Route::Rewrite(p) if p == "/v2/images"));
-        assert!(matches!(route_for("/v2.17/images/x", None), Route::Rewrite(p) if p == "/v2/images/x"));
-        assert!(matches!(route_for("/v2.8/images", None), Route::MultipleChoices));
+        assert!(
+            matches!(route_for("/v2.17/images/x", None), Route::Rewrite(p) if p == "/v2/images/x")
+        );
+        assert!(matches!(
+            route_for("/v2.8/images", None),
+            Route::MultipleChoices
+        ));
         assert!(matches!(route_for("/", None), Route::MultipleChoices));
-        assert!(matches!(route_for("/v1/images", None), Route::MultipleChoices));
+        assert!(matches!(
+            route_for("/v1/images", None),
+            Route::MultipleChoices
+        ));
         assert!(matches!(route_for("/versions", None), Route::Keep));
         assert!(matches!(
             route_for("/images", Some("application/vnd.openstack.images-v2.1+json")),

@@ -61,7 +61,9 @@ pub fn build_app(
         .app_data(web::PayloadConfig::default().limit(max_body))
         .configure(|cfg| routes(cfg, metrics))
         .default_service(web::to(not_found))
-        .wrap(actix_web::middleware::from_fn(crate::metrics::record_request))
+        .wrap(actix_web::middleware::from_fn(
+            crate::metrics::record_request,
+        ))
         .wrap(actix_web::middleware::from_fn(middleware::glance_envelope))
         .wrap(actix_web::middleware::Logger::new(
             "%a \"%r\" %s %b %{x-openstack-request-id}o %Dms",

@@ -25,7 +25,13 @@ const VERSIONS: &[(&str, &str)] = &[
 pub fn base_url(req: &HttpRequest) -> String {
     let configured = req
         .app_data::<State>()
-        .map(|s| s.settings.server.public_endpoint.trim_end_matches('/').to_string())
+        .map(|s| {
+            s.settings
+                .server
+                .public_endpoint
+                .trim_end_matches('/')
+                .to_string()
+        })
         .unwrap_or_default();
     if !configured.is_empty() {
         return configured;
@@ -68,7 +74,9 @@ pub async fn import_info() -> HttpResponse {
 /// oslo.middleware's healthcheck: `OK` while the database (or registry) answers, else 503.
 pub async fn healthcheck(state: State) -> HttpResponse {
     match state.db.health().await {
-        Ok(()) => HttpResponse::Ok().content_type("text/plain; charset=UTF-8").body("OK"),
+        Ok(()) => HttpResponse::Ok()
+            .content_type("text/plain; charset=UTF-8")
+            .body("OK"),
         Err(err) => {
             log::warn!("healthcheck failed: {err}");
             HttpResponse::ServiceUnavailable()

@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    Image, ImageChanges, ImageQuery, ImageStatus, Location, LocationStatus, Member,
-    MemberChanges, MemberQuery, NewImage, NewLocation, NewMember, RequestContext,
+    Image, ImageChanges, ImageQuery, ImageStatus, Location, LocationStatus, Member, MemberChanges,
+    MemberQuery, NewImage, NewLocation, NewMember, RequestContext,
 };
 
 pub type DaResult<T> = Result<T, DataAccessError>;
@@ -134,16 +134,27 @@ pub trait DataAccess: Send + Sync + 'static {
     /// timestamp. Returns the image as it was (with its locations, so data can be removed).
     async fn image_destroy(&self, ctx: &RequestContext, image_id: &str) -> DaResult<Image>;
 
-    async fn image_tag_get_all(&self, ctx: &RequestContext, image_id: &str)
-        -> DaResult<Vec<String>>;
+    async fn image_tag_get_all(
+        &self,
+        ctx: &RequestContext,
+        image_id: &str,
+    ) -> DaResult<Vec<String>>;
 
     /// Add a tag; adding one that exists is a no-op.
-    async fn image_tag_create(&self, ctx: &RequestContext, image_id: &str, value: &str)
-        -> DaResult<()>;
+    async fn image_tag_create(
+        &self,
+        ctx: &RequestContext,
+        image_id: &str,
+        value: &str,
+    ) -> DaResult<()>;
 
     /// Remove a tag; absent → `NotFound`.
-    async fn image_tag_delete(&self, ctx: &RequestContext, image_id: &str, value: &str)
-        -> DaResult<()>;
+    async fn image_tag_delete(
+        &self,
+        ctx: &RequestContext,
+        image_id: &str,
+        value: &str,
+    ) -> DaResult<()>;
 
     /// Make the live tag set exactly `tags` (inserting missing ones in order).
     async fn image_tag_set_all(
@@ -155,8 +166,11 @@ pub trait DataAccess: Send + Sync + 'static {
 
     /// Add a member. A live row for the pair → `Duplicate`; a soft-deleted one is revived.
     /// Atomic: of concurrent creates for one pair exactly one succeeds.
-    async fn image_member_create(&self, ctx: &RequestContext, values: NewMember)
-        -> DaResult<Member>;
+    async fn image_member_create(
+        &self,
+        ctx: &RequestContext,
+        values: NewMember,
+    ) -> DaResult<Member>;
 
     async fn image_member_update(
         &self,
@@ -170,8 +184,11 @@ pub trait DataAccess: Send + Sync + 'static {
 
     /// Member rows matching the query; non-admins see only rows of images they own or rows
     /// naming their project.
-    async fn image_member_find(&self, ctx: &RequestContext, query: &MemberQuery)
-        -> DaResult<Vec<Member>>;
+    async fn image_member_find(
+        &self,
+        ctx: &RequestContext,
+        query: &MemberQuery,
+    ) -> DaResult<Vec<Member>>;
 
     /// Live member rows of an image.
     async fn image_member_count(&self, ctx: &RequestContext, image_id: &str) -> DaResult<i64>;
@@ -200,6 +217,8 @@ pub trait DataAccess: Send + Sync + 'static {
     ) -> DaResult<()>;
 }
 
+#[cfg(any(feature = "direct-sqlite", feature = "direct-postgres"))]
+mod sql;
 #[cfg(feature = "direct-sqlite")]
 pub mod sqlite;
 #[cfg(feature = "registry-proxy")]
@@ -217,7 +236,9 @@ pub enum OpenError {
 }
 
 /// Open the backend `settings.data_access.mode` names, or say which feature it needs.
-pub async fn open(settings: &crate::config::Settings) -> Result<std::sync::Arc<dyn DataAccess>, OpenError> {
+pub async fn open(
+    settings: &crate::config::Settings,
+) -> Result<std::sync::Arc<dyn DataAccess>, OpenError> {
     let mode = settings.data_access.mode;
     let not_compiled = || crate::config::ConfigError::ModeNotCompiled {
         mode,

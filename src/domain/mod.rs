@@ -206,27 +206,54 @@ pub struct NewImage {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ImageChanges {
-    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "double_option")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "double_option"
+    )]
     pub name: Option<Option<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<ImageStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub visibility: Option<Visibility>,
-    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "double_option")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "double_option"
+    )]
     pub size: Option<Option<i64>>,
-    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "double_option")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "double_option"
+    )]
     pub virtual_size: Option<Option<i64>>,
-    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "double_option")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "double_option"
+    )]
     pub disk_format: Option<Option<String>>,
-    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "double_option")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "double_option"
+    )]
     pub container_format: Option<Option<String>>,
-    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "double_option")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "double_option"
+    )]
     pub checksum: Option<Option<String>>,
-    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "double_option")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "double_option"
+    )]
     pub os_hash_algo: Option<Option<String>>,
-    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "double_option")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "double_option"
+    )]
     pub os_hash_value: Option<Option<String>>,
-    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "double_option")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "double_option"
+    )]
     pub owner: Option<Option<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_disk: Option<i32>,

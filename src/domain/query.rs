@@ -251,7 +251,10 @@ impl ImageColumn {
     }
 
     pub fn is_integer(self) -> bool {
-        matches!(self, Self::MinRam | Self::MinDisk | Self::Size | Self::VirtualSize)
+        matches!(
+            self,
+            Self::MinRam | Self::MinDisk | Self::Size | Self::VirtualSize
+        )
     }
 }
 
@@ -265,4 +268,3 @@ pub struct MemberQuery {
     pub status: Option<MemberStatus>,
     pub include_deleted: bool,
 }
-

@@ -1,4 +1,5 @@
 //! One integration test binary (crates.io style): shared support, the data-access
 //! conformance suite, and API tests arranged like the URL tree.
 
+mod conformance;
 mod support;

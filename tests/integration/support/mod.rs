@@ -2,3 +2,26 @@
 #![allow(dead_code)]
 
 pub mod server;
+#[cfg(feature = "direct-sqlite")]
+pub mod sqlite;
+
+use std::any::Any;
+use std::sync::Arc;
+
+use glance_rs::data_access::DataAccess;
+
+/// A backend on fresh storage, plus whatever keeps that storage alive (a temp dir, a child
+/// process, a schema); dropped together at the end of a test.
+pub struct FreshBackend {
+    pub da: Arc<dyn DataAccess>,
+    _keep: Box<dyn Any + Send + Sync>,
+}
+
+impl FreshBackend {
+    pub fn new(da: Arc<dyn DataAccess>, keep: impl Any + Send + Sync) -> Self {
+        Self {
+            da,
+            _keep: Box::new(keep),
+        }
+    }
+}

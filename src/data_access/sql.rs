@@ -1,0 +1,468 @@
+//! Backend-neutral SQL text for the SQL backends (SQLite and PostgreSQL): the WHERE, ORDER BY
+//! and LIMIT of `image_get_all` (Glance's `_make_conditions_from_filters`,
+//! `_select_images_query` and `_paginate_query`).
+//!
+//! Only fixed column names from the domain enums and fixed keywords are written into the SQL
+//! text; every value the caller supplied becomes a `SqlParam` behind a placeholder. Each
+//! backend converts `SqlParam` into its own driver type (SQLite stores booleans as 0/1 and
+//! timestamps as text; PostgreSQL has native types), and picks the placeholder style and the
+//! boolean literals through `Dialect`.
+
+use crate::domain::{
+    CmpOp, Image, ImageColumn, ImageFilters, ImageQuery, RequestContext, SortDir, SortKey,
+    Timestamp, ValueMatch, Visibility, VisibilityFilter,
+};
+
+use super::DataAccessError;
+
+/// A statement parameter, typed after the column it is compared with.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SqlParam {
+    Text(String),
+    /// 64-bit integer columns (`size`, `virtual_size`) and `LIMIT`.
+    BigInt(i64),
+    /// 32-bit integer columns (`min_ram`, `min_disk`).
+    Int(i32),
+    Bool(bool),
+    Timestamp(Timestamp),
+    /// A value of the `images.visibility` column (an enum type in PostgreSQL).
+    Visibility(Visibility),
+}
+
+/// How placeholders and fixed booleans are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// `?1`, `?2`, …; booleans are 0/1.
+    Sqlite,
+    /// `$1`, `$2`, …; booleans are TRUE/FALSE.
+    #[cfg_attr(not(feature = "direct-postgres"), allow(dead_code))]
+    Postgres,
+}
+
+impl Dialect {
+    pub fn placeholder(self, number: usize) -> String {
+        match self {
+            Self::Sqlite => format!("?{number}"),
+            Self::Postgres => format!("${number}"),
+        }
+    }
+
+    pub fn bool_literal(self, value: bool) -> &'static str {
+        match (self, value) {
+            (Self::Sqlite, true) => "1",
+            (Self::Sqlite, false) => "0",
+            (Self::Postgres, true) => "TRUE",
+            (Self::Postgres, false) => "FALSE",
+        }
+    }
+}
+
+/// SQL text with numbered placeholders and the values that fill them, in order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Statement {
+    pub sql: String,
+    pub params: Vec<SqlParam>,
+}
+
+/// Builds a `Statement`: fixed text is pushed as-is, values only as parameters.
+#[derive(Debug)]
+pub struct SqlBuilder {
+    dialect: Dialect,
+    statement: Statement,
+}
+
+impl SqlBuilder {
+    pub fn new(dialect: Dialect) -> Self {
+        Self {
+            dialect,
+            statement: Statement::default(),
+        }
+    }
+
+    /// Append fixed SQL text (never caller data).
+    pub fn sql(&mut self, text: &str) -> &mut Self {
+        self.statement.sql.push_str(text);
+        self
+    }
+
+    /// Append a placeholder for `value`.
+    pub fn param(&mut self, value: SqlParam) -> &mut Self {
+        self.statement.params.push(value);
+        let placeholder = self.dialect.placeholder(self.statement.params.len());
+        self.statement.sql.push_str(&placeholder);
+        self
+    }
+
+    /// Append the dialect's literal for a fixed boolean.
+    pub fn bool_literal(&mut self, value: bool) -> &mut Self {
+        let literal = self.dialect.bool_literal(value);
+        self.sql(literal)
+    }
+
+    pub fn finish(self) -> Statement {
+        self.statement
+    }
+}
+
+/// The sort keys with Glance's `created_at`, `id` tie-breakers appended when missing. The
+/// tie-breakers take the direction of the keys when they all agree (one `sort_dir` for every
+/// key, as `sort_key=a&sort_key=b&sort_dir=asc` gives), else `desc`, as in Glance.
+pub fn sort_with_tie_breakers(sort: &[(SortKey, SortDir)]) -> Vec<(SortKey, SortDir)> {
+    let mut keys: Vec<(SortKey, SortDir)> = if sort.is_empty() {
+        vec![(SortKey::CreatedAt, SortDir::Desc)]
+    } else {
+        sort.to_vec()
+    };
+    let default_dir = match keys.first() {
+        Some((_, first)) if keys.iter().all(|(_, dir)| dir == first) => *first,
+        _ => SortDir::Desc,
+    };
+    for tie_breaker in [SortKey::CreatedAt, SortKey::Id] {
+        if !keys.iter().any(|(key, _)| *key == tie_breaker) {
+            keys.push((tie_breaker, default_dir));
+        }
+    }
+    keys
+}
+
+/// Append ` WHERE … ORDER BY … LIMIT …` for `image_get_all` to a builder that already holds
+/// `SELECT … FROM images`. `marker` is the marker image, already fetched and checked visible
+/// by the caller (unknown or invisible marker → `NotFound` there).
+pub fn push_image_list_tail(
+    b: &mut SqlBuilder,
+    ctx: &RequestContext,
+    query: &ImageQuery,
+    marker: Option<&Image>,
+) -> Result<(), DataAccessError> {
+    b.sql(" WHERE images.deleted = ")
+        .bool_literal(false)
+        .sql(" AND images.status <> 'killed'");
+    push_scope(b, ctx, query);
+    push_filters(b, &query.filters)?;
+    let sort = sort_with_tie_breakers(&query.sort);
+    if let Some(marker) = marker {
+        push_marker(b, &sort, marker);
+    }
+    b.sql(" ORDER BY ");
+    for (i, (key, dir)) in sort.iter().enumerate() {
+        if i > 0 {
+            b.sql(", ");
+        }
+        b.sql("images.").sql(key.column()).sql(" ").sql(dir.sql());
+    }
+    if let Some(limit) = query.limit {
+        b.sql(" LIMIT ").param(SqlParam::BigInt(i64::from(limit)));
+    }
+    Ok(())
+}
+
+/// Which images the caller may list (§4.2): admins all; others public and community images,
+/// their project's images, and shared images with a live member row for their project in the
+/// wanted member status. Then the visibility post-filter.
+fn push_scope(b: &mut SqlBuilder, ctx: &RequestContext, query: &ImageQuery) {
+    let project = ctx.project_id.as_deref();
+    if !ctx.is_admin {
+        b.sql(" AND (images.visibility IN (")
+            .param(SqlParam::Visibility(Visibility::Public))
+            .sql(", ")
+            .param(SqlParam::Visibility(Visibility::Community))
+            .sql(")");
+        if let Some(project) = project {
+            b.sql(" OR images.owner = ")
+                .param(SqlParam::Text(project.to_string()))
+                .sql(" OR (images.visibility = ")
+                .param(SqlParam::Visibility(Visibility::Shared))
+                .sql(
+                    " AND EXISTS (SELECT 1 FROM image_members \
+                     WHERE image_members.image_id = images.id AND image_members.deleted = ",
+                )
+                .bool_literal(false)
+                .sql(" AND image_members.member = ")
+                .param(SqlParam::Text(project.to_string()));
+            if let Some(status) = query.member_status.status() {
+                b.sql(" AND image_members.status = ")
+                    .param(SqlParam::Text(status.as_str().to_string()));
+            }
+            b.sql("))");
+        }
+        b.sql(")");
+    }
+    match (query.filters.visibility, project) {
+        (Some(VisibilityFilter::All), _) => {}
+        (Some(VisibilityFilter::Only(visibility)), _) => {
+            b.sql(" AND images.visibility = ")
+                .param(SqlParam::Visibility(visibility));
+        }
+        // Community images are listed by default only to their owner.
+        (None, None) => {
+            b.sql(" AND images.visibility <> ")
+                .param(SqlParam::Visibility(Visibility::Community));
+        }
+        (None, Some(project)) => {
+            b.sql(" AND (images.owner = ")
+                .param(SqlParam::Text(project.to_string()))
+                .sql(" OR images.visibility <> ")
+                .param(SqlParam::Visibility(Visibility::Community))
+                .sql(")");
+        }
+    }
+}
+
+fn push_filters(b: &mut SqlBuilder, filters: &ImageFilters) -> Result<(), DataAccessError> {
+    let text_matches = [
+        ("name", &filters.name),
+        ("id", &filters.id),
+        ("status", &filters.status),
+        ("container_format", &filters.container_format),
+        ("disk_format", &filters.disk_format),
+    ];
+    for (column, value) in text_matches {
+        if let Some(value) = value {
+            push_value_match(b, column, value);
+        }
+    }
+    for (op, at) in &filters.created_at {
+        push_comparison(b, "created_at", *op, SqlParam::Timestamp(*at));
+    }
+    for (op, at) in &filters.updated_at {
+        push_comparison(b, "updated_at", *op, SqlParam::Timestamp(*at));
+    }
+    if let Some(min) = filters.size_min {
+        push_comparison(b, "size", CmpOp::Gte, SqlParam::BigInt(min));
+    }
+    if let Some(max) = filters.size_max {
+        push_comparison(b, "size", CmpOp::Lte, SqlParam::BigInt(max));
+    }
+    if let Some(protected) = filters.protected {
+        push_comparison(b, "protected", CmpOp::Eq, SqlParam::Bool(protected));
+    }
+    if let Some(hidden) = filters.os_hidden {
+        push_comparison(b, "os_hidden", CmpOp::Eq, SqlParam::Bool(hidden));
+    }
+    for (column, value) in &filters.columns {
+        let param = column_param(*column, value)?;
+        push_comparison(b, column.column(), CmpOp::Eq, param);
+    }
+    for tag in &filters.tags {
+        b.sql(
+            " AND EXISTS (SELECT 1 FROM image_tags \
+             WHERE image_tags.image_id = images.id AND image_tags.deleted = ",
+        )
+        .bool_literal(false)
+        .sql(" AND image_tags.value = ")
+        .param(SqlParam::Text(tag.clone()))
+        .sql(")");
+    }
+    for (name, value) in &filters.properties {
+        b.sql(
+            " AND EXISTS (SELECT 1 FROM image_properties \
+             WHERE image_properties.image_id = images.id AND image_properties.deleted = ",
+        )
+        .bool_literal(false)
+        .sql(" AND image_properties.name = ")
+        .param(SqlParam::Text(name.clone()))
+        .sql(" AND image_properties.value = ")
+        .param(SqlParam::Text(value.clone()))
+        .sql(")");
+    }
+    Ok(())
+}
+
+/// The typed parameter of an equality filter on a plain column.
+fn column_param(column: ImageColumn, value: &str) -> Result<SqlParam, DataAccessError> {
+    let invalid = || {
+        DataAccessError::Invalid(format!(
+            "Invalid value {value:?} for filter {}: expected an integer",
+            column.column()
+        ))
+    };
+    Ok(match column {
+        ImageColumn::MinRam | ImageColumn::MinDisk => {
+            SqlParam::Int(value.trim().parse().map_err(|_| invalid())?)
+        }
+        ImageColumn::Size | ImageColumn::VirtualSize => {
+            SqlParam::BigInt(value.trim().parse().map_err(|_| invalid())?)
+        }
+        _ => SqlParam::Text(value.to_string()),
+    })
+}
+
+fn push_value_match(b: &mut SqlBuilder, column: &'static str, value: &ValueMatch) {
+    match value {
+        ValueMatch::Eq(text) => push_comparison(b, column, CmpOp::Eq, SqlParam::Text(text.clone())),
+        ValueMatch::In(texts) if texts.is_empty() => {
+            b.sql(" AND 1 = 0");
+        }
+        ValueMatch::In(texts) => {
+            b.sql(" AND images.").sql(column).sql(" IN (");
+            for (i, text) in texts.iter().enumerate() {
+                if i > 0 {
+                    b.sql(", ");
+                }
+                b.param(SqlParam::Text(text.clone()));
+            }
+            b.sql(")");
+        }
+    }
+}
+
+fn push_comparison(b: &mut SqlBuilder, column: &'static str, op: CmpOp, value: SqlParam) {
+    b.sql(" AND images.")
+        .sql(column)
+        .sql(" ")
+        .sql(op.sql())
+        .sql(" ")
+        .param(value);
+}
+
+/// Keyset paging after the marker row, as Glance's `_paginate_query`: NULL strings compare as
+/// '' and NULL sizes as 0 (on both sides); timestamps are compared as they are.
+fn push_marker(b: &mut SqlBuilder, sort: &[(SortKey, SortDir)], marker: &Image) {
+    b.sql(" AND (");
+    for i in 0..sort.len() {
+        if i > 0 {
+            b.sql(" OR ");
+        }
+        b.sql("(");
+        for (j, (key, dir)) in sort.iter().enumerate().take(i + 1) {
+            if j > 0 {
+                b.sql(" AND ");
+            }
+            push_sort_expr(b, *key);
+            let op = match (j == i, dir) {
+                (false, _) => " = ",
+                (true, SortDir::Asc) => " > ",
+                (true, SortDir::Desc) => " < ",
+            };
+            b.sql(op).param(marker_value(*key, marker));
+        }
+        b.sql(")");
+    }
+    b.sql(")");
+}
+
+fn push_sort_expr(b: &mut SqlBuilder, key: SortKey) {
+    match key {
+        SortKey::Size => b.sql("COALESCE(images.size, 0)"),
+        SortKey::CreatedAt | SortKey::UpdatedAt => b.sql("images.").sql(key.column()),
+        _ => b.sql("COALESCE(images.").sql(key.column()).sql(", '')"),
+    };
+}
+
+fn marker_value(key: SortKey, marker: &Image) -> SqlParam {
+    let text = |value: &Option<String>| SqlParam::Text(value.clone().unwrap_or_default());
+    match key {
+        SortKey::Name => text(&marker.name),
+        SortKey::Status => SqlParam::Text(marker.status.as_str().to_string()),
+        SortKey::ContainerFormat => text(&marker.container_format),
+        SortKey::DiskFormat => text(&marker.disk_format),
+        SortKey::Size => SqlParam::BigInt(marker.size.unwrap_or(0)),
+        SortKey::Id => SqlParam::Text(marker.id.clone()),
+        SortKey::CreatedAt => SqlParam::Timestamp(marker.created_at),
+        // Every backend sets updated_at on create, so this fallback is never taken in practice.
+        SortKey::UpdatedAt => SqlParam::Timestamp(marker.updated_at.unwrap_or(marker.created_at)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{MemberStatusFilter, ValueMatch};
+
+    fn user(project: &str) -> RequestContext {
+        RequestContext {
+            project_id: Some(project.to_string()),
+            ..RequestContext::default()
+        }
+    }
+
+    #[test]
+    fn values_are_parameters_never_text() {
+        let mut query = ImageQuery::default();
+        query.filters.name = Some(ValueMatch::Eq("x' OR 1=1 --".into()));
+        query.filters.properties.insert("k'".into(), "v'".into());
+        query.limit = Some(5);
+        let mut b = SqlBuilder::new(Dialect::Postgres);
+        b.sql("SELECT images.id FROM images");
+        push_image_list_tail(&mut b, &user("p1"), &query, None).expect("valid query");
+        let statement = b.finish();
+        assert!(
+            !statement.sql.contains("x'") && !statement.sql.contains("k'"),
+            "{}",
+            statement.sql
+        );
+        assert!(!statement.sql.contains("OR 1=1"), "{}", statement.sql);
+        assert!(statement.sql.contains("LIMIT $"), "{}", statement.sql);
+        let placeholders = statement.sql.matches('$').count();
+        assert_eq!(placeholders, statement.params.len(), "{}", statement.sql);
+        assert!(statement
+            .params
+            .contains(&SqlParam::Text("x' OR 1=1 --".into())));
+        assert_eq!(statement.params.last(), Some(&SqlParam::BigInt(5)));
+    }
+
+    #[test]
+    fn admins_have_no_scope_but_keep_the_community_post_filter() {
+        let ctx = RequestContext {
+            is_admin: true,
+            ..RequestContext::default()
+        };
+        let mut b = SqlBuilder::new(Dialect::Sqlite);
+        push_image_list_tail(&mut b, &ctx, &ImageQuery::default(), None).expect("valid");
+        let statement = b.finish();
+        assert!(
+            !statement.sql.contains("image_members"),
+            "{}",
+            statement.sql
+        );
+        assert_eq!(
+            statement.params,
+            vec![SqlParam::Visibility(Visibility::Community)]
+        );
+    }
+
+    #[test]
+    fn member_status_all_drops_the_status_condition() {
+        let query = ImageQuery {
+            member_status: MemberStatusFilter::All,
+            ..ImageQuery::default()
+        };
+        let mut b = SqlBuilder::new(Dialect::Sqlite);
+        push_image_list_tail(&mut b, &user("p"), &query, None).expect("valid");
+        assert!(!b.finish().sql.contains("image_members.status"));
+    }
+
+    #[test]
+    fn tie_breakers_follow_glance() {
+        use SortDir::*;
+        use SortKey::*;
+        assert_eq!(
+            sort_with_tie_breakers(&[(Name, Asc)]),
+            vec![(Name, Asc), (CreatedAt, Asc), (Id, Asc)]
+        );
+        assert_eq!(
+            sort_with_tie_breakers(&[(Name, Asc), (Size, Desc)]),
+            vec![(Name, Asc), (Size, Desc), (CreatedAt, Desc), (Id, Desc)]
+        );
+        assert_eq!(
+            sort_with_tie_breakers(&[(Id, Asc)]),
+            vec![(Id, Asc), (CreatedAt, Asc)]
+        );
+        assert_eq!(
+            sort_with_tie_breakers(&[]),
+            vec![(CreatedAt, Desc), (Id, Desc)]
+        );
+    }
+
+    #[test]
+    fn integer_column_filters_reject_non_integers() {
+        let mut query = ImageQuery::default();
+        query
+            .filters
+            .columns
+            .push((ImageColumn::MinRam, "lots".into()));
+        let mut b = SqlBuilder::new(Dialect::Sqlite);
+        let err = push_image_list_tail(&mut b, &user("p"), &query, None).expect_err("invalid");
+        assert!(matches!(err, DataAccessError::Invalid(_)), "{err:?}");
+    }
+}
