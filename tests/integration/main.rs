@@ -1,5 +1,9 @@
 //! One integration test binary (crates.io style): shared support, the data-access
 //! conformance suite, and API tests arranged like the URL tree.
 
+// Every backend the suite runs against (the registry included) needs a direct backend.
+#[cfg(any(feature = "direct-sqlite", feature = "direct-postgres"))]
 mod conformance;
+#[cfg(all(feature = "registry-proxy", feature = "registry-server", feature = "direct-sqlite"))]
+mod registry;
 mod support;

@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod server;
+#[cfg(all(feature = "registry-proxy", feature = "registry-server", feature = "direct-sqlite"))]
+pub mod registry;
 #[cfg(feature = "direct-sqlite")]
 pub mod sqlite;
 

@@ -1,0 +1,201 @@
+//! A registry that dies, hangs or is misconfigured: calls fail fast as `Unavailable` (the API
+//! answers 503), the same client recovers when the registry comes back, and bad settings are
+//! refused at start with a clear message.
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use glance_rs::config::{Service, Settings};
+use glance_rs::data_access::registry_client::RegistryClient;
+use glance_rs::data_access::{DataAccess, DataAccessError, Mode};
+use glance_rs::domain::Visibility;
+
+use crate::conformance::{admin, new_image};
+use crate::support::registry::{free_port, RegistryProcess, TOKEN};
+use crate::support::server::TestServer;
+
+fn unavailable(result: Result<impl std::fmt::Debug, DataAccessError>) {
+    match result {
+        Err(DataAccessError::Unavailable(_)) => {}
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn killed_registry_is_unavailable_within_the_timeout_and_the_client_recovers() {
+    let timeout = 2.0;
+    let mut registry = RegistryProcess::start().await;
+    let da = registry.client(timeout);
+    let image = da
+        .image_create(&admin(), new_image(Some("p1"), Visibility::Private))
+        .await
+        .expect("create through the registry");
+    da.health().await.expect("healthy");
+
+    registry.kill();
+    for _ in 0..3 {
+        let started = Instant::now();
+        unavailable(da.image_get(&admin(), &image.id, false).await);
+        unavailable(da.health().await);
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed < Duration::from_secs_f64(timeout),
+            "took {elapsed:?}"
+        );
+    }
+
+    registry.restart().await;
+    let again = da
+        .image_get(&admin(), &image.id, false)
+        .await
+        .expect("the same client recovers");
+    assert_eq!(again, image, "the registry's database kept the image");
+    da.health().await.expect("healthy again");
+}
+
+#[tokio::test]
+async fn hung_registry_times_out_as_unavailable() {
+    // Accepts connections and never answers.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let holder = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            if let Ok((stream, _)) = listener.accept() {
+                held.push(stream);
+            }
+        }
+        std::thread::sleep(Duration::from_secs(5));
+    });
+    let mut settings = Settings::defaults(Service::Api).registry;
+    settings.url = format!("http://127.0.0.1:{port}");
+    settings.token = TOKEN.into();
+    settings.timeout = 1.0;
+    let da = RegistryClient::new(&settings).expect("client");
+    let started = Instant::now();
+    unavailable(
+        da.image_get(&admin(), "00000000-0000-0000-0000-000000000000", false)
+            .await,
+    );
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(3),
+        "took {elapsed:?}"
+    );
+    drop(holder);
+}
+
+#[tokio::test]
+async fn api_in_registry_proxy_mode_holds_no_database_credentials() {
+    let registry = RegistryProcess::start().await;
+    let mut settings = Settings::defaults(Service::Api);
+    settings.data_access.mode = Mode::RegistryProxy;
+    settings.registry = registry.settings(5.0);
+    settings.database.url = "postgresql://glance:secret@db/glance".into();
+    let err = glance_rs::data_access::open(&settings)
+        .await
+        .err()
+        .expect("refused");
+    let message = err.to_string();
+    assert!(
+        message.contains("database.url") && message.contains("registry-proxy"),
+        "{message}"
+    );
+    assert!(!message.contains("secret"), "{message}");
+
+    settings.database.url.clear();
+    settings.registry.token.clear();
+    let err = glance_rs::data_access::open(&settings)
+        .await
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("registry.token"), "{err}");
+
+    settings.registry.token = TOKEN.into();
+    let da = glance_rs::data_access::open(&settings)
+        .await
+        .expect("opens");
+    assert_eq!(da.mode(), Mode::RegistryProxy);
+    da.health().await.expect("healthy through the registry");
+
+    settings.registry.token = "not-the-token".into();
+    let da = glance_rs::data_access::open(&settings)
+        .await
+        .expect("opens");
+    match da.health().await {
+        Err(DataAccessError::Backend(message)) => {
+            assert!(message.contains("registry.token"), "{message}")
+        }
+        other => panic!("a wrong token must fail loudly, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn api_healthcheck_follows_the_registry() {
+    let mut registry = RegistryProcess::start().await;
+    let registry_settings = registry.settings(2.0);
+    let api = TestServer::start_with(move |s| {
+        s.data_access.mode = Mode::RegistryProxy;
+        s.database.url.clear();
+        s.registry = registry_settings;
+    })
+    .await;
+    let res = api
+        .client
+        .get(api.url("/healthcheck"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(res.status(), 200);
+    registry.kill();
+    let started = Instant::now();
+    let res = api
+        .client
+        .get(api.url("/healthcheck"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(res.status(), 503);
+    assert!(started.elapsed() < Duration::from_secs(2));
+    registry.restart().await;
+    let res = api
+        .client
+        .get(api.url("/healthcheck"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(res.status(), 200);
+    api.stop().await;
+}
+
+/// Run the binary with `env` and return (success, everything it logged).
+fn run_registry(env: &[(&str, String)]) -> (bool, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_glance-registry"));
+    command
+        .env_remove("GLANCE_CONFIG")
+        .env("GLANCE__SERVER__BIND", format!("127.0.0.1:{}", free_port()))
+        .env(
+            "GLANCE__DATABASE__URL",
+            format!("sqlite:///{}", dir.path().join("g.db").display()),
+        )
+        .env("RUST_LOG", "info");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().expect("runs");
+    let mut log = String::from_utf8_lossy(&output.stdout).into_owned();
+    log.push_str(&String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), log)
+}
+
+#[test]
+fn registry_refuses_to_start_without_a_token_or_with_a_proxy_backend() {
+    let (ok, log) = run_registry(&[("GLANCE__REGISTRY__TOKEN", String::new())]);
+    assert!(!ok && log.contains("registry.token is empty"), "{log}");
+    let (ok, log) = run_registry(&[
+        ("GLANCE__REGISTRY__TOKEN", TOKEN.into()),
+        ("GLANCE__DATA_ACCESS__MODE", "registry-proxy".into()),
+    ]);
+    assert!(!ok && log.contains("needs a direct backend"), "{log}");
+}
