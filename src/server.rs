@@ -4,11 +4,12 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_web::{web, HttpServer};
+use actix_web::{web, App, HttpServer};
 
-use crate::api::{build_app, AppState};
+use crate::api::{build_app, metrics_resource, AppState};
 use crate::config::Settings;
 use crate::data_access;
+use crate::metrics;
 use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
@@ -27,19 +28,36 @@ pub async fn start(
     listener: TcpListener,
 ) -> Result<actix_web::dev::Server, StartError> {
     let settings = Arc::new(settings);
-    let db = data_access::open(&settings).await?;
+    let db = data_access::metered::Metered::wrap(data_access::open(&settings).await?);
+    let handle = metrics::install();
+    metrics::record_build_info("glance-api", settings.data_access.mode.as_str());
     let store = Arc::new(Store::open(&settings.store.path).map_err(StartError::Store)?);
     let state = web::Data::new(AppState {
         db,
         store,
         settings: settings.clone(),
     });
-    let metrics = None;
-    let mut server = HttpServer::new(move || build_app(state.clone(), metrics.clone()))
+    let on_main = settings.metrics.enabled.then(|| handle.clone());
+    let db_for_metrics = web::Data::new(state.db.clone());
+    let mut server = HttpServer::new(move || build_app(state.clone(), on_main.clone()))
         .listen(listener)
         .map_err(StartError::Http)?;
     if settings.server.workers > 0 {
         server = server.workers(settings.server.workers);
+    }
+    if !settings.metrics.bind.is_empty() {
+        // A separate listener keeps metrics off the public API port.
+        let metrics_server = HttpServer::new(move || {
+            App::new()
+                .app_data(db_for_metrics.clone())
+                .service(metrics_resource(handle.clone()))
+        })
+        .workers(1)
+        .bind(&settings.metrics.bind)
+        .map_err(StartError::Http)?
+        .run();
+        tokio::spawn(metrics_server);
+        log::info!("metrics on http://{}/metrics", settings.metrics.bind);
     }
     Ok(server.run())
 }

@@ -1,1 +1,285 @@
-fn main() {}
+//! Runs the Gherkin specifications in `features/` against a real glance-api over HTTP.
+//! Each scenario gets its own server on `127.0.0.1:0` with a fresh database and store.
+
+#[path = "integration/support/server.rs"]
+#[allow(dead_code)]
+mod server;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use cucumber::gherkin::Step;
+use cucumber::{given, then, when, World};
+use glance_rs::config::AuthMode;
+use reqwest::Method;
+use serde_json::Value;
+
+use server::TestServer;
+
+#[derive(Default, World)]
+struct GlanceWorld {
+    server: Option<Arc<TestServer>>,
+    /// Identity headers for the next requests: (project, roles); None in noauth.
+    identity: Option<(String, String)>,
+    /// Named values (`{id}`, `{other}`), substituted in paths and bodies.
+    vars: HashMap<String, String>,
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: Vec<u8>,
+    uploaded: Vec<u8>,
+}
+
+impl fmt::Debug for GlanceWorld {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GlanceWorld")
+            .field("status", &self.status)
+            .field("vars", &self.vars)
+            .finish()
+    }
+}
+
+impl GlanceWorld {
+    fn server(&self) -> &TestServer {
+        self.server
+            .as_deref()
+            .expect("a scenario starts with a server step")
+    }
+
+    fn expand(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for (name, value) in &self.vars {
+            out = out.replace(&format!("{{{name}}}"), value);
+        }
+        out
+    }
+
+    async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<(Vec<u8>, &str)>,
+        extra: &[(&str, &str)],
+    ) {
+        let url = self.server().url(&self.expand(path));
+        let mut request = self
+            .server()
+            .client
+            .request(method, url)
+            .header("accept", "application/json");
+        if let Some((project, roles)) = &self.identity {
+            request = request.headers(server::identity(project, roles));
+        }
+        for (name, value) in extra {
+            request = request.header(*name, *value);
+        }
+        if let Some((bytes, content_type)) = body {
+            request = request.header("content-type", content_type).body(bytes);
+        }
+        let response = request.send().await.expect("the server answers");
+        self.status = response.status().as_u16();
+        self.headers = response.headers().clone();
+        self.body = response.bytes().await.expect("a body").to_vec();
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+}
+
+fn data_of(size: usize) -> Vec<u8> {
+    (0..size).map(|i| (i % 251) as u8).collect()
+}
+
+fn value_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[given(regex = r"^a glance-api server in (noauth|trusted-auth) mode$")]
+async fn start_server(world: &mut GlanceWorld, mode: String) {
+    let server = if mode == "noauth" {
+        TestServer::start().await
+    } else {
+        TestServer::start_with(|s| s.auth.mode = AuthMode::TrustedAuth).await
+    };
+    world.vars.insert("base".to_string(), server.base.clone());
+    world.server = Some(Arc::new(server));
+}
+
+#[given(regex = r#"^I am a (member|admin) of project "([^"]+)"$"#)]
+fn act_as(world: &mut GlanceWorld, role: String, project: String) {
+    let roles = if role == "admin" {
+        "admin,member,reader"
+    } else {
+        "member,reader"
+    };
+    world.identity = Some((project, roles.to_string()));
+}
+
+#[when(regex = r"^I create an image with:$")]
+async fn create_image(world: &mut GlanceWorld, step: &Step) {
+    let body = world.expand(step.docstring.as_deref().unwrap_or("{}"));
+    world
+        .send(
+            Method::POST,
+            "/v2/images",
+            Some((body.into_bytes(), "application/json")),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        world.status,
+        201,
+        "create failed: {}",
+        String::from_utf8_lossy(&world.body)
+    );
+    let id = value_text(&world.json()["id"]);
+    world.vars.insert("id".to_string(), id);
+}
+
+#[when(regex = r#"^I remember the image id as "([a-z_]+)"$"#)]
+fn remember_id(world: &mut GlanceWorld, name: String) {
+    let id = world.vars.get("id").cloned().expect("an image was created");
+    world.vars.insert(name, id);
+}
+
+#[when(regex = r"^I upload (\d+) bytes to the image$")]
+async fn upload(world: &mut GlanceWorld, size: usize) {
+    world.uploaded = data_of(size);
+    let data = world.uploaded.clone();
+    world
+        .send(
+            Method::PUT,
+            "/v2/images/{id}/file",
+            Some((data, "application/octet-stream")),
+            &[],
+        )
+        .await;
+}
+
+#[when(regex = r#"^I send (GET|DELETE|POST|PUT) "([^"]+)"$"#)]
+async fn send_plain(world: &mut GlanceWorld, method: String, path: String) {
+    let method = Method::from_bytes(method.as_bytes()).expect("a method");
+    world.send(method, &path, None, &[]).await;
+}
+
+#[when(regex = r#"^I send GET "([^"]+)" with header "([^"]+)" = "([^"]+)"$"#)]
+async fn send_with_header(world: &mut GlanceWorld, path: String, name: String, value: String) {
+    world
+        .send(Method::GET, &path, None, &[(name.as_str(), value.as_str())])
+        .await;
+}
+
+#[when(regex = r#"^I send (PATCH|POST|PUT) "([^"]+)" with:$"#)]
+async fn send_body(world: &mut GlanceWorld, method: String, path: String, step: &Step) {
+    let method = Method::from_bytes(method.as_bytes()).expect("a method");
+    let content_type = if method == Method::PATCH {
+        "application/openstack-images-v2.1-json-patch"
+    } else {
+        "application/json"
+    };
+    let body = world.expand(step.docstring.as_deref().unwrap_or(""));
+    world
+        .send(method, &path, Some((body.into_bytes(), content_type)), &[])
+        .await;
+}
+
+#[then(regex = r"^the response status is (\d+)$")]
+fn status_is(world: &mut GlanceWorld, status: u16) {
+    assert_eq!(
+        world.status,
+        status,
+        "body: {}",
+        String::from_utf8_lossy(&world.body)
+    );
+}
+
+#[then(regex = r#"^the response header "([^"]+)" is "([^"]*)"$"#)]
+fn header_is(world: &mut GlanceWorld, name: String, value: String) {
+    let actual = world
+        .headers
+        .get(&name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("<absent>");
+    assert_eq!(actual, world.expand(&value), "header {name}");
+}
+
+#[then(regex = r#"^the image's "([a-z_]+)" is "([^"]*)"$"#)]
+fn field_is(world: &mut GlanceWorld, field: String, value: String) {
+    let actual = value_text(&world.json()[field.as_str()]);
+    assert_eq!(actual, world.expand(&value), "field {field}");
+}
+
+#[then(regex = r#"^the images listed are "([^"]*)"$"#)]
+fn listed_names(world: &mut GlanceWorld, names: String) {
+    let json = world.json();
+    let listed: Vec<String> = json["images"]
+        .as_array()
+        .expect("an images array")
+        .iter()
+        .map(|image| value_text(&image["name"]))
+        .collect();
+    let expected: Vec<String> = names
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(String::from)
+        .collect();
+    assert_eq!(listed, expected);
+}
+
+#[then(regex = r#"^the next link is "([^"]+)" followed by the last image listed$"#)]
+fn next_link(world: &mut GlanceWorld, prefix: String) {
+    let json = world.json();
+    let last = json["images"]
+        .as_array()
+        .and_then(|images| images.last())
+        .map(|image| value_text(&image["id"]))
+        .expect("a non-empty page");
+    assert_eq!(value_text(&json["next"]), format!("{prefix}&marker={last}"));
+}
+
+#[then(regex = r"^the body is the uploaded data( from byte \d+ to \d+)?$")]
+fn body_is_upload(world: &mut GlanceWorld, range: String) {
+    let expected = if range.is_empty() {
+        world.uploaded.clone()
+    } else {
+        let numbers: Vec<usize> = range
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        world.uploaded[numbers[0]..=numbers[1]].to_vec()
+    };
+    assert!(
+        world.body == expected,
+        "downloaded {} bytes, expected {}",
+        world.body.len(),
+        expected.len()
+    );
+}
+
+#[then(regex = r"^the body is empty$")]
+fn body_is_empty(world: &mut GlanceWorld) {
+    assert!(
+        world.body.is_empty(),
+        "body: {}",
+        String::from_utf8_lossy(&world.body)
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    GlanceWorld::cucumber()
+        .max_concurrent_scenarios(4)
+        .fail_on_skipped()
+        .run_and_exit(concat!(env!("CARGO_MANIFEST_DIR"), "/features"))
+        .await;
+}

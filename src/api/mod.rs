@@ -51,8 +51,10 @@ pub fn build_app(
     >,
 > {
     let max_body = state.settings.server.max_request_body;
+    let db = web::Data::new(state.db.clone());
     App::new()
         .app_data(state)
+        .app_data(db)
         .app_data(
             web::JsonConfig::default()
                 .limit(max_body)
@@ -98,12 +100,18 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found("The resource could not be found."))
 }
 
+/// `/metrics`, for the main listener or the separate `metrics.bind` one.
+pub fn metrics_resource(handle: crate::metrics::MetricsHandle) -> actix_web::Resource {
+    resource("/metrics", "GET")
+        .app_data(web::Data::new(handle))
+        .route(web::get().to(crate::metrics::scrape))
+}
+
 fn routes(cfg: &mut web::ServiceConfig, metrics: Option<crate::metrics::MetricsHandle>) {
     cfg.service(resource("/versions", "GET").route(web::get().to(versions::list)))
         .service(resource("/healthcheck", "GET, HEAD").route(web::get().to(versions::healthcheck)));
     if let Some(handle) = metrics {
-        cfg.app_data(web::Data::new(handle))
-            .service(resource("/metrics", "GET").route(web::get().to(crate::metrics::scrape)));
+        cfg.service(metrics_resource(handle));
     }
     cfg.service(
         web::scope("/v2")

@@ -60,6 +60,17 @@ impl DataAccessError {
     }
 }
 
+/// Occupancy of a backend's connection pool (database connections or registry calls).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// "database" or "registry".
+    pub pool: &'static str,
+    pub size: usize,
+    pub in_use: usize,
+    pub idle: usize,
+    pub waiting: usize,
+}
+
 /// The data-access modes. Every mode exists in every build, so configuration can tell a mode
 /// that is unknown from one that this build did not compile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -101,6 +112,11 @@ pub trait DataAccess: Send + Sync + 'static {
 
     /// Cheap round trip to the database (or registry) for `/healthcheck`.
     async fn health(&self) -> DaResult<()>;
+
+    /// Connection pool occupancy, for the pool gauges (None where there is no pool).
+    fn pool_status(&self) -> Option<PoolStatus> {
+        None
+    }
 
     /// Insert an image with its properties and tags. Duplicate id → `Duplicate`.
     async fn image_create(&self, ctx: &RequestContext, values: NewImage) -> DaResult<Image>;
@@ -217,6 +233,7 @@ pub trait DataAccess: Send + Sync + 'static {
     ) -> DaResult<()>;
 }
 
+pub mod metered;
 #[cfg(any(feature = "direct-sqlite", feature = "direct-postgres"))]
 mod sql;
 #[cfg(feature = "direct-sqlite")]

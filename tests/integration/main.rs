@@ -7,3 +7,4 @@ mod conformance;
 #[cfg(all(feature = "registry-proxy", feature = "registry-server", feature = "direct-sqlite"))]
 mod registry;
 mod support;
+mod prometheus;

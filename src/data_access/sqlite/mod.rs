@@ -131,6 +131,8 @@ pub async fn open(settings: &Settings) -> Result<Arc<dyn DataAccess>, DataAccess
     let url = settings.database_url();
     let auto_migrate = settings.database.auto_migrate;
     let readers = settings.database.pool_size.clamp(1, MAX_READERS);
+    let queue_timeout = Duration::try_from_secs_f64(settings.database.pool_timeout)
+        .map_err(|e| DataAccessError::Invalid(format!("database.pool_timeout: {e}")))?;
     let workers = on_thread(move || {
         let (path, mut writer) = open_writer(&url)?;
         if auto_migrate {
@@ -152,7 +154,7 @@ pub async fn open(settings: &Settings) -> Result<Arc<dyn DataAccess>, DataAccess
                 .map_err(from_sqlite)?;
             reader_connections.push(conn);
         }
-        Workers::start(writer, reader_connections)
+        Workers::start(writer, reader_connections, queue_timeout)
     })
     .await?;
     Ok(Arc::new(SqliteDataAccess { workers }))
@@ -191,7 +193,8 @@ impl DataAccess for SqliteDataAccess {
     async fn health(&self) -> DaResult<()> {
         self.workers
             .read(|conn| {
-                conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+                conn.prepare_cached("SELECT 1")
+                    .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)))
                     .map(|_| ())
                     .map_err(from_sqlite)
             })
@@ -371,33 +374,4 @@ impl DataAccess for SqliteDataAccess {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_name_relative_and_absolute_files() {
-        assert_eq!(
-            database_path("sqlite:///var/glance.db"),
-            Ok(PathBuf::from("var/glance.db"))
-        );
-        assert_eq!(
-            database_path("sqlite:////tmp/g.db"),
-            Ok(PathBuf::from("/tmp/g.db"))
-        );
-        for bad in [
-            "postgresql://u:p@h/db",
-            "sqlite://",
-            "sqlite:///",
-            "mysql:///x.db",
-        ] {
-            let err = database_path(bad).expect_err(bad);
-            assert!(matches!(err, DataAccessError::Invalid(_)), "{bad}: {err:?}");
-            assert!(!err.to_string().contains(":p@"), "password leaked: {err}");
-        }
-    }
-
-    #[test]
-    fn the_schema_is_at_version_1() {
-        assert_eq!(latest_schema_version(), 1);
-    }
-}
+mod tests;

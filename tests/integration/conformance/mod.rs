@@ -8,6 +8,7 @@ pub mod images;
 pub mod listing;
 pub mod locations;
 pub mod members;
+pub mod paging;
 pub mod tags;
 
 use std::collections::BTreeMap;
@@ -66,6 +67,8 @@ macro_rules! conformance_suite {
                 filter_tags_are_anded,
                 filter_properties,
                 filter_os_hidden,
+            );
+            conformance_cases!($factory; paging:
                 sort_every_key_both_directions,
                 sort_tie_breakers,
                 marker_pages_through_everything,

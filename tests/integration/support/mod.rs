@@ -1,6 +1,7 @@
 //! Test support: real servers on loopback, real databases in temp folders.
 #![allow(dead_code)]
 
+pub mod process;
 pub mod server;
 #[cfg(all(feature = "registry-proxy", feature = "registry-server", feature = "direct-sqlite"))]
 pub mod registry;

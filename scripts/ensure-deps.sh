@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what the tests need and a fresh Debian machine may lack: PostgreSQL's server binaries
+# (the tests start a throwaway cluster with initdb/pg_ctl), Prometheus (promtool and the
+# end-to-end metrics test) and wrk (the load test). Safe to run again: installs only what is missing.
+set -euo pipefail
+
+missing=()
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  missing+=(postgresql)
+fi
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "missing Debian packages: ${missing[*]} — install them with: sudo apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+echo "installing Debian packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# --no-install-recommends keeps prometheus from pulling in its node exporter and friends.
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

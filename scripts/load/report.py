@@ -1,0 +1,98 @@
+"""Turn the load test's results into docs/performance.md (between the RESULTS markers) and
+docs/performance.svg (grouped bars of requests/s per mode and operation)."""
+import os
+
+OPS = ["get image", "list 20", "create+patch+delete"]
+COLORS = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759"]
+BEGIN, END = "<!-- RESULTS BEGIN -->", "<!-- RESULTS END -->"
+
+
+def ratio(a, b):
+    return f"×{a / b:.2f}" if a and b else "n/a"
+
+
+def markdown(r):
+    modes = r["modes"]
+    lines = [f"Run of {r['date']} on {r['cores']} cores: wrk `-t1 -c{r['connections']} -d{r['duration_s']}s`, "
+             f"uploads and downloads of {r['upload_mib']} MiB with curl (median of rounds). "
+             "Load generator and servers share the machine, so compare ratios within this run.", ""]
+    lines += ["| mode | operation | req/s | p50 ms | p95 ms | p99 ms | errors |", "|---|---|---:|---:|---:|---:|---:|"]
+    for label, entry in modes.items():
+        for op in OPS:
+            o = entry["ops"][op]
+            lines.append(f"| {label} | {op} | {o['rps']:.0f} | {o['p50_ms']:.2f} | {o['p95_ms']:.2f} | {o['p99_ms']:.2f} | {o['errors'] + o['non2xx']} |")
+    if "baseline" in r:
+        b = r["baseline"]
+        lines.append(f"| bare actix-web + deadpool (baseline) | get image | {b['rps']:.0f} | {b['p50_ms']:.2f} | {b['p95_ms']:.2f} | {b['p99_ms']:.2f} | {b['errors'] + b['non2xx']} |")
+    lines += ["", "| mode | upload MiB/s | download MiB/s | API peak RSS MiB |", "|---|---:|---:|---:|"]
+    for label, entry in modes.items():
+        rss = entry.get("api_peak_rss_mib")
+        lines.append(f"| {label} | {entry['upload_mib_s']:.0f} | {entry['download_mib_s']:.0f} | {rss:.1f} |" if rss else
+                     f"| {label} | {entry['upload_mib_s']:.0f} | {entry['download_mib_s']:.0f} | n/a |")
+    get = {label: e["ops"]["get image"]["rps"] for label, e in modes.items()}
+    lines += ["", "Ratios (this run):", ""]
+    if "baseline" in r and "direct-postgres" in get:
+        lines.append(f"- direct-postgres GET image / bare baseline: **{ratio(get['direct-postgres'], r['baseline']['rps'])}** (goal ≥ ×0.80)")
+    if "registry-proxy over postgres" in get and "direct-postgres" in get:
+        lines.append(f"- registry-proxy over postgres / direct-postgres, GET image: **{ratio(get['registry-proxy over postgres'], get['direct-postgres'])}** (goal ≥ ×0.50)")
+    if "registry-proxy over sqlite" in get and "direct-sqlite" in get:
+        lines.append(f"- registry-proxy over sqlite / direct-sqlite, GET image: **{ratio(get['registry-proxy over sqlite'], get['direct-sqlite'])}**")
+    if "hash_baseline_mib_s" in r:
+        best_up = max(e["upload_mib_s"] for e in modes.values())
+        direct_up = modes.get("direct-sqlite", {}).get("upload_mib_s")
+        lines.append(f"- upload (direct-sqlite) / md5+sha512 in one pass in memory ({r['hash_baseline_mib_s']:.0f} MiB/s): "
+                     f"**{ratio(direct_up, r['hash_baseline_mib_s'])}** (goal ≥ ×0.80; best mode {ratio(best_up, r['hash_baseline_mib_s'])})")
+    lines += ["", "The proxy tax, from the services' own `/metrics` (mean seconds per data-access call): the API's "
+              "registry-proxy time, the registry's database time behind the same operation, and the difference.", ""]
+    lines += ["| backend | operation | API (registry-proxy) ms | registry DB ms | tax ms |", "|---|---|---:|---:|---:|"]
+    for label, entry in modes.items():
+        if "registry_db_mean_s" not in entry:
+            continue
+        api, reg = entry["data_access_mean_s"], entry["registry_db_mean_s"]
+        for op in sorted(api):
+            if op in reg:
+                lines.append(f"| {label} | {op} | {api[op] * 1000:.3f} | {reg[op] * 1000:.3f} | {(api[op] - reg[op]) * 1000:.3f} |")
+    return "\n".join(lines)
+
+
+def svg(r):
+    modes = list(r["modes"].items())
+    width, height, left, bottom = 760, 360, 70, 60
+    peak = max(e["ops"][op]["rps"] for _, e in modes for op in OPS) or 1
+    group_w = (width - left - 20) / len(OPS)
+    bar_w = group_w * 0.8 / max(len(modes), 1)
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">',
+           f'<text x="{width / 2}" y="18" text-anchor="middle" font-size="14">Requests/s per mode ({r["date"]})</text>']
+    plot_h = height - bottom - 40
+    for i in range(5):
+        v = peak * i / 4
+        y = height - bottom - plot_h * i / 4
+        out.append(f'<line x1="{left}" x2="{width - 20}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>')
+        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{v:.0f}</text>')
+    for g, op in enumerate(OPS):
+        x0 = left + g * group_w + group_w * 0.1
+        for m, (label, entry) in enumerate(modes):
+            v = entry["ops"][op]["rps"]
+            h = plot_h * v / peak
+            x = x0 + m * bar_w
+            out.append(f'<rect x="{x:.1f}" y="{height - bottom - h:.1f}" width="{bar_w - 2:.1f}" height="{h:.1f}" fill="{COLORS[m % 4]}"><title>{label} {op}: {v:.0f} req/s</title></rect>')
+        out.append(f'<text x="{x0 + group_w * 0.4:.1f}" y="{height - bottom + 16}" text-anchor="middle">{op}</text>')
+    for m, (label, _) in enumerate(modes):
+        x = left + m * 170
+        out.append(f'<rect x="{x}" y="{height - 22}" width="12" height="12" fill="{COLORS[m % 4]}"/>')
+        out.append(f'<text x="{x + 16}" y="{height - 12}">{label}</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def write(results, out_dir):
+    path = os.path.join(out_dir, "performance.md")
+    text = open(path).read() if os.path.exists(path) else f"# Performance\n\n{BEGIN}\n{END}\n"
+    if BEGIN not in text:
+        text += f"\n{BEGIN}\n{END}\n"
+    head, rest = text.split(BEGIN, 1)
+    tail = rest.split(END, 1)[1] if END in rest else ""
+    with open(path, "w") as f:
+        f.write(head + BEGIN + "\n" + markdown(results) + "\n\n![requests per second](performance.svg)\n" + END + tail)
+    with open(os.path.join(out_dir, "performance.svg"), "w") as f:
+        f.write(svg(results))

@@ -1,0 +1,266 @@
+#!/usr/bin/env python3
+"""Drive the same wrk workload against every data-access mode and write the report.
+
+Called by scripts/loadtest.sh after the release build. Standard library only.
+"""
+import argparse
+import datetime
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.join(ROOT, "target", "release")
+LOAD_DIR = os.path.join(ROOT, "scripts", "load")
+TOKEN = "loadtest-registry-token"
+MODES = [
+    ("direct-sqlite", "direct-sqlite", None),
+    ("direct-postgres", "direct-postgres", None),
+    ("registry-proxy over sqlite", "registry-proxy", "direct-sqlite"),
+    ("registry-proxy over postgres", "registry-proxy", "direct-postgres"),
+]
+OPS = ["get image", "list 20", "create+patch+delete"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(method, url, body=None, headers=None, timeout=60):
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def wait_healthy(base, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            status, _ = http("GET", base + "/healthcheck", timeout=2)
+            if status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{base} did not become healthy")
+
+
+class Proc:
+    def __init__(self, name, args, env, workdir):
+        self.name = name
+        self.log = open(os.path.join(workdir, name + ".log"), "w")
+        full_env = dict(os.environ, RUST_LOG="warn", **env)
+        self.proc = subprocess.Popen(args, env=full_env, cwd=workdir, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def peak_rss_mib(self):
+        try:
+            with open(f"/proc/{self.proc.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.log.close()
+
+
+def wrk(url, script, duration, connections):
+    env = dict(os.environ, LOAD_DIR=LOAD_DIR)
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "-s", os.path.join(LOAD_DIR, script), url],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout
+    match = re.search(r"WRK_JSON (\{.*\})", out)
+    if not match:
+        raise RuntimeError("wrk printed no summary:\n" + out)
+    return json.loads(match.group(1))
+
+
+def psql(url, sql):
+    subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql], check=True, capture_output=True)
+
+
+def scrape(base):
+    _, body = http("GET", base + "/metrics")
+    return body.decode()
+
+
+def mean_by_operation(metrics_text, metric="glance_data_access_duration_seconds"):
+    """operation -> (sum, count) from a Prometheus text scrape."""
+    sums, counts = {}, {}
+    for line in metrics_text.splitlines():
+        m = re.match(metric + r"_(sum|count)\{([^}]*)\} ([0-9.e+-]+)", line)
+        if not m:
+            continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2)))
+        op = labels.get("operation", labels.get("command", "?"))
+        target = sums if m.group(1) == "sum" else counts
+        target[op] = target.get(op, 0.0) + float(m.group(3))
+    return {op: sums[op] / counts[op] for op in sums if counts.get(op)}
+
+
+def seed(base, count=40):
+    ids = []
+    for i in range(count):
+        status, body = http("POST", base + "/v2/images", json.dumps(
+            {"name": f"seed-{i:02d}", "disk_format": "raw", "container_format": "bare",
+             "os_distro": "debian", "tags": ["bench"]}).encode(), {"Content-Type": "application/json"})
+        assert status == 201, body
+        image_id = json.loads(body)["id"]
+        status, body = http("PUT", f"{base}/v2/images/{image_id}/file", b"x" * 1024,
+                            {"Content-Type": "application/octet-stream"})
+        assert status == 204, body
+        ids.append(image_id)
+    return ids
+
+
+def transfer(base, data_file, size, rounds):
+    """Median MiB/s of uploads and downloads of `size` bytes with curl."""
+    ups, downs = [], []
+    for _ in range(rounds):
+        status, body = http("POST", base + "/v2/images", json.dumps(
+            {"name": "big", "disk_format": "raw", "container_format": "bare"}).encode(),
+            {"Content-Type": "application/json"})
+        assert status == 201, body
+        image_id = json.loads(body)["id"]
+        out = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{time_total}", "-T", data_file,
+                              "-H", "Content-Type: application/octet-stream", f"{base}/v2/images/{image_id}/file"],
+                             capture_output=True, text=True, check=True).stdout.split()
+        assert out[0] == "204", out
+        ups.append(size / 2**20 / float(out[1]))
+        out = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{time_total} %{size_download}",
+                              f"{base}/v2/images/{image_id}/file"], capture_output=True, text=True, check=True).stdout.split()
+        assert out[0] == "200" and int(out[2]) == size, out
+        downs.append(size / 2**20 / float(out[1]))
+        http("DELETE", f"{base}/v2/images/{image_id}")
+    return statistics.median(ups), statistics.median(downs)
+
+
+def run_mode(label, mode, backend, args, workdir, pg_admin_url, results):
+    print(f"== {label}", flush=True)
+    mode_dir = os.path.join(workdir, re.sub(r"\W+", "-", label))
+    os.makedirs(mode_dir)
+    db_backend = backend or mode
+    if db_backend == "direct-postgres":
+        dbname = "bench_" + re.sub(r"\W+", "_", label)
+        psql(pg_admin_url, f"DROP DATABASE IF EXISTS {dbname}")
+        psql(pg_admin_url, f"CREATE DATABASE {dbname}")
+        db_url = pg_admin_url.rsplit("/", 1)[0] + "/" + dbname
+        subprocess.run([os.path.join(BIN, "glance-api"), "db-sync"], check=True, cwd=mode_dir,
+                       env=dict(os.environ, GLANCE__DATA_ACCESS__MODE="direct-postgres", GLANCE__DATABASE__URL=db_url))
+    else:
+        db_url = "sqlite:///" + os.path.join(mode_dir, "glance.db")
+    procs = []
+    try:
+        api_env = {"GLANCE__SERVER__BIND": f"127.0.0.1:{free_port()}", "GLANCE__STORE__PATH": os.path.join(mode_dir, "images"),
+                   "GLANCE__DATA_ACCESS__MODE": mode}
+        registry_base = None
+        if mode == "registry-proxy":
+            port = free_port()
+            registry_base = f"http://127.0.0.1:{port}"
+            procs.append(Proc("registry", [os.path.join(BIN, "glance-registry")], {
+                "GLANCE__SERVER__BIND": f"127.0.0.1:{port}", "GLANCE__DATA_ACCESS__MODE": db_backend,
+                "GLANCE__DATABASE__URL": db_url, "GLANCE__REGISTRY__TOKEN": TOKEN}, mode_dir))
+            wait_healthy(registry_base)
+            api_env.update({"GLANCE__REGISTRY__URL": registry_base, "GLANCE__REGISTRY__TOKEN": TOKEN})
+        else:
+            api_env["GLANCE__DATABASE__URL"] = db_url
+        api = Proc("api", [os.path.join(BIN, "glance-api")], api_env, mode_dir)
+        procs.append(api)
+        base = "http://" + api_env["GLANCE__SERVER__BIND"]
+        wait_healthy(base)
+        ids = seed(base)
+        target = ids[len(ids) // 2]
+        entry = {"ops": {}}
+        entry["ops"]["get image"] = wrk(f"{base}/v2/images/{target}", "get.lua", args.duration, args.connections)
+        entry["ops"]["list 20"] = wrk(f"{base}/v2/images?limit=20", "get.lua", args.duration, args.connections)
+        entry["ops"]["create+patch+delete"] = wrk(base, "create_patch_delete.lua", args.duration, args.connections)
+        if mode == "direct-postgres":
+            port = free_port()
+            baseline = Proc("baseline", [os.path.join(BIN, "examples", "baseline"), f"127.0.0.1:{port}", db_url], {}, mode_dir)
+            procs.append(baseline)
+            time.sleep(1)
+            results["baseline"] = wrk(f"http://127.0.0.1:{port}/v2/images/{target}", "get.lua", args.duration, args.connections)
+        data_file = os.path.join(workdir, "upload.bin")
+        up, down = transfer(base, data_file, args.upload_mib * 2**20, args.rounds)
+        entry["upload_mib_s"], entry["download_mib_s"] = up, down
+        entry["api_peak_rss_mib"] = api.peak_rss_mib()
+        entry["data_access_mean_s"] = mean_by_operation(scrape(base))
+        if registry_base:
+            entry["registry_db_mean_s"] = mean_by_operation(scrape(registry_base))
+            entry["registry_hop_mean_s"] = mean_by_operation(scrape(base), "glance_registry_hop_duration_seconds")
+        results["modes"][label] = entry
+        for op in OPS:
+            r = entry["ops"][op]
+            print(f"   {op:22s} {r['rps']:9.1f} req/s  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  errors {r['errors']} non2xx {r['non2xx']}", flush=True)
+        print(f"   upload {up:.0f} MiB/s, download {down:.0f} MiB/s, peak RSS {entry['api_peak_rss_mib']} MiB", flush=True)
+    finally:
+        for p in reversed(procs):
+            p.stop()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--upload-mib", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--out", default=os.path.join(ROOT, "docs"))
+    args = parser.parse_args()
+    workdir = tempfile.mkdtemp(prefix="glance-load-")
+    with open(os.path.join(workdir, "upload.bin"), "wb") as f:
+        block = bytes(i % 251 for i in range(2**20))
+        for _ in range(args.upload_mib):
+            f.write(block)
+    pg_dir = None
+    pg_url = os.environ.get("GLANCE_TEST_DATABASE_URL")
+    if not pg_url:
+        pg_dir = os.path.join(workdir, "pg")
+        pg_url = subprocess.run([os.path.join(ROOT, "scripts", "pg-throwaway.sh"), "start", pg_dir],
+                                capture_output=True, text=True, check=True).stdout.strip()
+    results = {"modes": {}, "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+               "cores": os.cpu_count(), "duration_s": args.duration, "connections": args.connections,
+               "upload_mib": args.upload_mib}
+    try:
+        for label, mode, backend in MODES:
+            run_mode(label, mode, backend, args, workdir, pg_url, results)
+        hashed = subprocess.run([os.path.join(BIN, "examples", "hash_baseline"), str(args.upload_mib)],
+                                capture_output=True, text=True, check=True).stdout.strip()
+        results["hash_baseline_mib_s"] = float(hashed)
+    finally:
+        if pg_dir:
+            subprocess.run([os.path.join(ROOT, "scripts", "pg-throwaway.sh"), "stop", pg_dir])
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "performance.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    sys.path.insert(0, LOAD_DIR)
+    import report  # noqa: E402
+    report.write(results, args.out)
+    shutil.rmtree(workdir, ignore_errors=True)
+    print(f"report: {os.path.join(args.out, 'performance.md')}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+//! A real Prometheus (Debian's package) scrapes a running glance-api, evaluates our recording
+//! rules, and answers for them over its HTTP API; `promtool check metrics` accepts a real scrape.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::process::{free_port, ApiProcess};
+
+
+/// Drive some traffic of every kind the rules look at.
+async fn traffic(server: &ApiProcess) {
+    let client = &server.client;
+    for i in 0..20 {
+        let created: serde_json::Value = client
+            .post(server.url("/v2/images"))
+            .json(&serde_json::json!({"name": format!("p{i}"), "disk_format": "raw", "container_format": "bare"}))
+            .send()
+            .await
+            .expect("create")
+            .json()
+            .await
+            .expect("json");
+        let id = created["id"].as_str().expect("id").to_string();
+        client
+            .put(server.url(&format!("/v2/images/{id}/file")))
+            .header("content-type", "application/octet-stream")
+            .body(vec![7u8; 4096])
+            .send()
+            .await
+            .expect("upload");
+        client.get(server.url(&format!("/v2/images/{id}"))).send().await.expect("show");
+        client.get(server.url("/v2/images?limit=5")).send().await.expect("list");
+        client.get(server.url("/v2/images/not-there")).send().await.expect("404");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promtool_accepts_a_real_scrape() {
+    let server = ApiProcess::start(&[]).await;
+    traffic(&server).await;
+    let scrape = server.client.get(server.url("/metrics")).send().await.expect("scrape").text().await.expect("text");
+    for name in [
+        "glance_http_requests_total",
+        "glance_http_request_duration_seconds_bucket",
+        "glance_data_access_duration_seconds_bucket",
+        "glance_build_info",
+        "glance_image_bytes_uploaded_total",
+    ] {
+        assert!(scrape.contains(name), "scrape lacks {name}");
+    }
+    assert!(scrape.contains("le=\"0.0001\""), "histogram buckets start at 100 µs");
+    assert!(scrape.contains("route=\"/v2/images/{image_id}\""), "route label is the matched pattern");
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool is installed (scripts/ensure-deps.sh)");
+    {
+        use std::io::Write;
+        let stdin = promtool.stdin.as_mut().expect("stdin");
+        stdin.write_all(scrape.as_bytes()).expect("write scrape");
+    }
+    let out = promtool.wait_with_output().expect("promtool runs");
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_records_our_rules_from_a_live_scrape() {
+    // A process of its own, so its metrics are only its own.
+    let server = ApiProcess::start(&[]).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The shipped rules, evaluated every second instead of every 15 s so the test is short.
+    let rules = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/dashboards/prometheus/glance-rules.yml"))
+        .expect("rules file")
+        .replace("interval: 15s", "interval: 1s");
+    std::fs::write(dir.path().join("rules.yml"), rules).expect("write rules");
+    let target = server.base.trim_start_matches("http://").to_string();
+    std::fs::write(
+        dir.path().join("prometheus.yml"),
+        format!(
+            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [rules.yml]\n\
+             scrape_configs:\n  - job_name: glance-api\n    static_configs: [{{targets: ['{target}']}}]\n"
+        ),
+    )
+    .expect("write config");
+    let port = free_port();
+    let mut prometheus = Command::new("prometheus")
+        .current_dir(dir.path())
+        .args([
+            "--config.file=prometheus.yml",
+            "--storage.tsdb.path=data",
+            &format!("--web.listen-address=127.0.0.1:{port}"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prometheus is installed (scripts/ensure-deps.sh)");
+    let query = |expr: &str| {
+        let client = server.client.clone();
+        let url = format!("http://127.0.0.1:{port}/api/v1/query");
+        let expr = expr.to_string();
+        async move {
+            let body: serde_json::Value = client.get(url).query(&[("query", expr)]).send().await.ok()?.json().await.ok()?;
+            body["data"]["result"].as_array().filter(|r| !r.is_empty()).cloned()
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut found = (None, None);
+    while Instant::now() < deadline && (found.0.is_none() || found.1.is_none()) {
+        traffic(&server).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if found.0.is_none() {
+            found.0 = query("glance:http_requests:rate1m{route=\"/v2/images/{image_id}\", method=\"GET\"}").await;
+        }
+        if found.1.is_none() {
+            found.1 = query("glance:data_access_duration_seconds:p95{operation=\"image_get\"}").await;
+        }
+    }
+    let _ = prometheus.kill();
+    let _ = prometheus.wait();
+    let rate = found.0.expect("Prometheus recorded glance:http_requests:rate1m for GET image");
+    assert_eq!(rate[0]["metric"]["service"], "glance-api");
+    assert_eq!(rate[0]["metric"]["mode"], "direct-sqlite");
+    let p95 = found.1.expect("Prometheus recorded glance:data_access_duration_seconds:p95");
+    let seconds: f64 = p95[0]["value"][1].as_str().and_then(|v| v.parse().ok()).expect("a number");
+    assert!(seconds > 0.0 && seconds < 1.0, "p95 of image_get is {seconds} s");
+}

@@ -1,0 +1,77 @@
+//! The real `glance-api` binary as a child process on a free loopback port, with a temp
+//! SQLite database and store unless the caller's environment says otherwise. Killed on drop.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct ApiProcess {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub dir: tempfile::TempDir,
+    child: Child,
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Wait until `GET {base}/healthcheck` answers 200.
+pub async fn wait_healthy(client: &reqwest::Client, base: &str, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{base} exited early with {status}");
+        }
+        if let Ok(response) = client.get(format!("{base}/healthcheck")).send().await {
+            if response.status().is_success() {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{base} did not become healthy");
+}
+
+impl ApiProcess {
+    /// Start glance-api with `GLANCE__…` overrides in `env` (bind, database and store default
+    /// to a free port and a temp folder).
+    pub async fn start(env: &[(&str, String)]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_glance-api"));
+        command
+            .current_dir(dir.path())
+            .env("RUST_LOG", "warn")
+            .env("GLANCE__SERVER__BIND", format!("127.0.0.1:{port}"))
+            .env("GLANCE__DATABASE__URL", format!("sqlite:///{}", dir.path().join("glance.db").display()))
+            .env("GLANCE__STORE__PATH", dir.path().join("images"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("glance-api starts");
+        let base = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        wait_healthy(&client, &base, &mut child).await;
+        Self { base, client, dir, child }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for ApiProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
