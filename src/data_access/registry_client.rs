@@ -7,22 +7,25 @@
 //! `registry.timeout` is `Unavailable` (the API answers 503); a remote `_error` becomes the
 //! same `DataAccessError` variant the direct backend raised.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use reqwest::header::{HeaderValue, AUTHORIZATION};
 use reqwest::StatusCode;
 use serde_json::Value;
+use tokio::sync::Semaphore;
 
 use super::registry_wire::commands::*;
-use super::registry_wire::{self, RemoteError, Rpc, CONTEXT_HEADER};
-use super::{DaResult, DataAccess, DataAccessError, Mode, OpenError};
+use super::registry_wire::{self, RemoteError, Rpc, CONTEXT_HEADER, DB_TIME_HEADER};
+use super::{DaResult, DataAccess, DataAccessError, Mode, OpenError, PoolStatus};
 use crate::config::{ConfigError, RegistrySettings, Settings};
 use crate::domain::{
     Image, ImageChanges, ImageQuery, ImageStatus, Location, LocationStatus, Member, MemberChanges,
     MemberQuery, NewImage, NewLocation, NewMember, RequestContext,
 };
+use crate::metrics::{timing, REGISTRY_HOP_DURATION};
 
 /// Logged once at start by glance-api in this mode.
 const DEPRECATION_WARNING: &str = "data_access.mode = \"registry-proxy\" is DEPRECATED (Glance \
@@ -61,6 +64,11 @@ pub fn open(settings: &Settings) -> Result<Arc<dyn DataAccess>, OpenError> {
 
 pub struct RegistryClient {
     http: reqwest::Client,
+    /// At most `registry.pool_size` calls in flight: the pool the gauges report on.
+    slots: Arc<Semaphore>,
+    pool_size: usize,
+    waiting: AtomicUsize,
+    timeout: Duration,
     rpc_url: String,
     /// `Bearer <registry.token>`, marked sensitive so it never shows in debug output.
     authorization: HeaderValue,
@@ -91,6 +99,10 @@ impl RegistryClient {
             .map_err(|e| ConfigError::Invalid(format!("cannot build the registry client: {e}")))?;
         Ok(Self {
             http,
+            slots: Arc::new(Semaphore::new(settings.pool_size.max(1))),
+            pool_size: settings.pool_size.max(1),
+            waiting: AtomicUsize::new(0),
+            timeout,
             rpc_url: format!("{base}/rpc"),
             authorization,
         })
@@ -107,9 +119,25 @@ impl RegistryClient {
         }]);
         let context = registry_wire::encode_context(ctx)
             .map_err(|e| DataAccessError::Backend(format!("cannot encode the context: {e}")))?;
+        // One deadline for waiting on a slot and for the call itself: registry.timeout in all.
+        let deadline = Instant::now() + self.timeout;
+        let waiting = Waiting::count(&self.waiting);
+        let slot = tokio::time::timeout(self.timeout, self.slots.acquire()).await;
+        drop(waiting);
+        let _slot = match slot {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_)) | Err(_) => {
+                return Err(DataAccessError::Unavailable(format!(
+                    "all {} registry connections stayed busy for registry.timeout",
+                    self.pool_size
+                )))
+            }
+        };
+        let started = Instant::now();
         let response = self
             .http
             .post(&self.rpc_url)
+            .timeout(deadline.saturating_duration_since(started))
             .header(AUTHORIZATION, self.authorization.clone())
             .header(CONTEXT_HEADER, context)
             .header("x-openstack-request-id", ctx.request_id.as_str())
@@ -121,7 +149,17 @@ impl RegistryClient {
         if status != StatusCode::OK {
             return Err(http_failure(C::COMMAND, status));
         }
+        let db_time = response
+            .headers()
+            .get(DB_TIME_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(registry_wire::parse_db_time)
+            .unwrap_or_default();
         let bytes = response.bytes().await.map_err(unreachable)?;
+        let hop = started.elapsed().saturating_sub(db_time);
+        metrics::histogram!(REGISTRY_HOP_DURATION, "operation" => C::COMMAND)
+            .record(hop.as_secs_f64());
+        timing::add_registry(hop);
         let reply: Value = serde_json::from_slice(&bytes).map_err(|e| {
             DataAccessError::Backend(format!("registry reply to {} is not JSON: {e}", C::COMMAND))
         })?;
@@ -141,6 +179,22 @@ impl RegistryClient {
         serde_json::from_value(decoded).map_err(|e| {
             DataAccessError::Backend(format!("unexpected registry reply to {}: {e}", C::COMMAND))
         })
+    }
+}
+
+/// Counts a caller waiting for a slot, also when its request is cancelled while it waits.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn count(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(counter)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -178,6 +232,19 @@ fn http_failure(command: &str, status: StatusCode) -> DataAccessError {
 impl DataAccess for RegistryClient {
     fn mode(&self) -> Mode {
         Mode::RegistryProxy
+    }
+
+    /// Calls in flight against the registry; `idle` counts free call slots (reqwest keeps
+    /// up to `pool_size` keep-alive connections but does not expose its own pool).
+    fn pool_status(&self) -> Option<PoolStatus> {
+        let idle = self.slots.available_permits();
+        Some(PoolStatus {
+            pool: "registry",
+            size: self.pool_size,
+            in_use: self.pool_size.saturating_sub(idle),
+            idle,
+            waiting: self.waiting.load(Ordering::Relaxed),
+        })
     }
 
     /// A `health` command: checks the token and the database behind the registry at once.

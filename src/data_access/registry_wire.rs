@@ -20,6 +20,9 @@ use crate::domain::RequestContext;
 /// Header carrying the caller's context as JSON; the registry runs every call with it.
 pub const CONTEXT_HEADER: &str = "x-glance-context";
 
+/// The registry's reply carries its database time (`db;dur=<ms>`) in this header.
+pub const DB_TIME_HEADER: &str = "server-timing";
+
 /// Glance's exception module; classes outside it are reported as `RPCError`.
 const EXCEPTION_MODULE: &str = "glance.common.exception";
 
@@ -216,6 +219,21 @@ pub fn encode_context(ctx: &RequestContext) -> Result<String, String> {
     Ok(out)
 }
 
+/// The `db;dur=<ms>` entry of a `Server-Timing` value.
+pub fn parse_db_time(server_timing: &str) -> Option<std::time::Duration> {
+    server_timing.split(',').find_map(|metric| {
+        let mut parts = metric.trim().split(';');
+        if parts.next() != Some("db") {
+            return None;
+        }
+        let ms: f64 = parts
+            .find_map(|p| p.trim().strip_prefix("dur="))?
+            .parse()
+            .ok()?;
+        std::time::Duration::try_from_secs_f64(ms / 1000.0).ok()
+    })
+}
+
 pub fn decode_context(header: &str) -> Result<RequestContext, String> {
     serde_json::from_str(header).map_err(|e| e.to_string())
 }
@@ -409,6 +427,18 @@ mod tests {
             error_from_remote(foreign),
             DataAccessError::Backend(_)
         ));
+    }
+
+    #[test]
+    fn db_time_is_read_from_server_timing() {
+        let ms = |v: Option<std::time::Duration>| v.map(|d| d.as_micros());
+        assert_eq!(ms(parse_db_time("db;dur=1.250")), Some(1250));
+        assert_eq!(
+            ms(parse_db_time("total;dur=3, db;desc=x;dur=0.5")),
+            Some(500)
+        );
+        assert_eq!(parse_db_time("total;dur=3"), None);
+        assert_eq!(parse_db_time("db;dur=-1"), None);
     }
 
     #[test]

@@ -25,9 +25,11 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
 use crate::config::Settings;
+use crate::data_access::metered::Metered;
 use crate::data_access::registry_wire::{self, CONTEXT_HEADER};
 use crate::data_access::{DataAccess, Mode};
 use crate::error::{negotiate, ApiError};
+use crate::metrics::{self, timing};
 
 /// RFC 9745 structured-field date: Glance deprecated the registry in Queens (2018-03-07).
 pub const DEPRECATION: &str = "@1520380800";
@@ -91,18 +93,27 @@ pub async fn start(
             );
         }
     }
-    let db = crate::data_access::open(settings).await?;
+    // Metered like the API's backend, so the proxy tax can be read off both processes.
+    let db = Metered::wrap(crate::data_access::open(settings).await?);
+    let handle = metrics::install();
+    metrics::record_build_info("glance-registry", settings.data_access.mode.as_str());
     let state = web::Data::new(RegistryState {
-        db,
+        db: db.clone(),
         token_digest: digest(&settings.registry.token),
         max_request_body: settings.server.max_request_body,
     });
+    let db_for_metrics = web::Data::new(db);
+    let on_main = settings.metrics.enabled.then(|| handle.clone());
     let mut server = HttpServer::new(move || {
-        App::new()
+        let mut app = App::new()
             .app_data(state.clone())
+            .app_data(db_for_metrics.clone())
             .route("/rpc", web::post().to(rpc_call))
-            .route("/healthcheck", web::get().to(healthcheck))
-            .default_service(web::to(not_found))
+            .route("/healthcheck", web::get().to(healthcheck));
+        if let Some(handle) = &on_main {
+            app = app.service(crate::api::metrics_resource(handle.clone()));
+        }
+        app.default_service(web::to(not_found))
             .wrap(actix_web::middleware::from_fn(deprecation_headers))
             .wrap(actix_web::middleware::Logger::new(
                 "%a \"%r\" %s %b %{x-openstack-request-id}i %Dms",
@@ -244,8 +255,13 @@ async fn rpc_call(
             return error(&req, ApiError::not_found("Command not found"))
         }
     };
-    let results = rpc::run_all(state.db.as_ref(), &ctx, commands).await;
+    let (results, spent) = timing::measure(rpc::run_all(state.db.as_ref(), &ctx, commands)).await;
+    // The database time behind this reply, so the API can tell the hop's own cost.
     HttpResponse::build(StatusCode::OK)
         .content_type("application/json")
+        .insert_header((
+            registry_wire::DB_TIME_HEADER,
+            format!("db;dur={:.3}", spent.db.as_secs_f64() * 1000.0),
+        ))
         .body(results.to_string())
 }

@@ -2,12 +2,15 @@
 //! in the caller's context. Commands are the `DataAccess` methods by name; kwargs are their
 //! arguments by name, in the domain types' serde form (`data_access::registry_wire`).
 
+use std::time::Instant;
+
 use serde_json::{Map, Value};
 
 use crate::data_access::registry_wire::commands::*;
 use crate::data_access::registry_wire::{self, Command, Rpc};
 use crate::data_access::{DaResult, DataAccess, DataAccessError};
 use crate::domain::RequestContext;
+use crate::metrics::REGISTRY_RPC_DURATION;
 
 /// Every command the registry serves.
 pub const COMMANDS: [&str; 18] = [
@@ -71,19 +74,29 @@ pub fn parse_commands(body: Value) -> Result<Vec<Command>, Rejection> {
 pub async fn run_all(db: &dyn DataAccess, ctx: &RequestContext, commands: Vec<Command>) -> Value {
     let mut results = Vec::with_capacity(commands.len());
     for Command { command, kwargs } in commands {
-        let entry = match dispatch(db, ctx, &command, kwargs).await {
-            Ok(Ok(value)) => registry_wire::encode_datetimes(value),
+        let started = Instant::now();
+        let (entry, outcome) = match dispatch(db, ctx, &command, kwargs).await {
+            Ok(Ok(value)) => (registry_wire::encode_datetimes(value), "ok"),
             Ok(Err(err)) => {
                 if let DataAccessError::Backend(cause) = &err {
                     log::error!("registry command {command} failed: {cause}");
                 }
-                registry_wire::error_entry(&command, &err)
+                (registry_wire::error_entry(&command, &err), err.kind())
             }
-            Err(ArgumentError(message)) => serde_json::json!({"_error": {
-                "cls": "builtins.TypeError",
-                "val": format!("{command}() got bad arguments: {message}"),
-            }}),
+            Err(ArgumentError(message)) => {
+                let entry = serde_json::json!({"_error": {
+                    "cls": "builtins.TypeError",
+                    "val": format!("{command}() got bad arguments: {message}"),
+                }});
+                (entry, "bad_arguments")
+            }
         };
+        metrics::histogram!(
+            REGISTRY_RPC_DURATION,
+            "command" => command,
+            "outcome" => outcome
+        )
+        .record(started.elapsed().as_secs_f64());
         results.push(entry);
     }
     Value::Array(results)

@@ -147,6 +147,15 @@ async fn api_healthcheck_follows_the_registry() {
         .await
         .expect("answers");
     assert_eq!(res.status(), 200);
+    let scrape = api.client.get(api.url("/metrics")).send().await;
+    let text = scrape.expect("answers").text().await.expect("text");
+    for expected in [
+        r#"glance_registry_hop_duration_seconds_count{operation="health"}"#,
+        r#"glance_pool_size{pool="registry"} 4"#,
+        r#"glance_pool_connections{pool="registry",state="in_use"} 0"#,
+    ] {
+        assert!(text.contains(expected), "missing {expected} in:\n{text}");
+    }
     registry.kill();
     let started = Instant::now();
     let res = api

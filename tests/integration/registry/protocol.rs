@@ -343,3 +343,41 @@ async fn every_response_says_the_registry_is_deprecated() {
         "{log}"
     );
 }
+
+#[tokio::test]
+async fn replies_carry_the_database_time_and_metrics_show_each_command() {
+    let registry = RegistryProcess::start().await;
+    let (_, kwargs) = create_kwargs("p1");
+    let res = rpc(
+        &registry,
+        &admin(),
+        json!([command("image_create", kwargs)]),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let timing = res.headers()["server-timing"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    let db = glance_rs::data_access::registry_wire::parse_db_time(&timing);
+    assert!(
+        db.is_some_and(|d| d > std::time::Duration::ZERO),
+        "{timing}"
+    );
+    let missing = json!({"image_id": uuid::Uuid::new_v4().to_string()});
+    rpc_results(&registry, &admin(), json!([command("image_get", missing)])).await;
+
+    let scrape = reqwest::get(registry.url("/metrics"))
+        .await
+        .expect("answers");
+    assert_eq!(scrape.status(), 200);
+    let text = scrape.text().await.expect("text");
+    for expected in [
+        r#"glance_registry_rpc_duration_seconds_count{command="image_create",outcome="ok"} 1"#,
+        r#"glance_registry_rpc_duration_seconds_count{command="image_get",outcome="not_found"} 1"#,
+        r#"service="glance-registry""#,
+        r#"glance_data_access_duration_seconds_count{mode="direct-sqlite",operation="image_create",outcome="ok"} 1"#,
+    ] {
+        assert!(text.contains(expected), "missing {expected} in:\n{text}");
+    }
+}
