@@ -1,6 +1,7 @@
 //! One integration test binary (crates.io style): shared support, the data-access
 //! conformance suite, and API tests arranged like the URL tree.
 
+mod api;
 // Every backend the suite runs against (the registry included) needs a direct backend.
 #[cfg(any(feature = "direct-sqlite", feature = "direct-postgres"))]
 mod conformance;
