@@ -234,14 +234,14 @@ pub trait DataAccess: Send + Sync + 'static {
 }
 
 pub mod metered;
-#[cfg(any(feature = "direct-sqlite", feature = "direct-postgres"))]
-mod sql;
-#[cfg(feature = "direct-sqlite")]
-pub mod sqlite;
 #[cfg(feature = "registry-proxy")]
 pub mod registry_client;
 #[cfg(any(feature = "registry-proxy", feature = "registry-server"))]
 pub mod registry_wire;
+#[cfg(any(feature = "direct-sqlite", feature = "direct-postgres"))]
+mod sql;
+#[cfg(feature = "direct-sqlite")]
+pub mod sqlite;
 
 /// Why a backend could not be opened at start.
 #[derive(Debug, thiserror::Error)]

@@ -5,7 +5,11 @@ mod api;
 // Every backend the suite runs against (the registry included) needs a direct backend.
 #[cfg(any(feature = "direct-sqlite", feature = "direct-postgres"))]
 mod conformance;
-#[cfg(all(feature = "registry-proxy", feature = "registry-server", feature = "direct-sqlite"))]
+mod prometheus;
+#[cfg(all(
+    feature = "registry-proxy",
+    feature = "registry-server",
+    feature = "direct-sqlite"
+))]
 mod registry;
 mod support;
-mod prometheus;

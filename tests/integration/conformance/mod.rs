@@ -104,7 +104,11 @@ macro_rules! conformance_suite {
 
 #[cfg(feature = "direct-sqlite")]
 conformance_suite!(sqlite, crate::support::sqlite::fresh());
-#[cfg(all(feature = "registry-proxy", feature = "registry-server", feature = "direct-sqlite"))]
+#[cfg(all(
+    feature = "registry-proxy",
+    feature = "registry-server",
+    feature = "direct-sqlite"
+))]
 conformance_suite!(registry, crate::support::registry::fresh());
 
 // ---- shared fixtures -------------------------------------------------------------------

@@ -381,3 +381,15 @@ async fn replies_carry_the_database_time_and_metrics_show_each_command() {
         assert!(text.contains(expected), "missing {expected} in:\n{text}");
     }
 }
+
+#[tokio::test]
+async fn binding_beyond_loopback_is_warned_about() {
+    let quiet = RegistryProcess::start().await;
+    assert!(!quiet.log().contains("beyond loopback"), "{}", quiet.log());
+    let exposed = RegistryProcess::start_on("0.0.0.0").await;
+    let log = exposed.log();
+    assert!(
+        log.contains("WARN") && log.contains("beyond loopback"),
+        "{log}"
+    );
+}

@@ -3,8 +3,6 @@
 
 pub mod process;
 pub mod server;
-#[cfg(all(feature = "registry-proxy", feature = "registry-server", feature = "direct-sqlite"))]
-pub mod registry;
 #[cfg(feature = "direct-sqlite")]
 pub mod sqlite;
 
@@ -26,5 +24,23 @@ impl FreshBackend {
             da,
             _keep: Box::new(keep),
         }
+    }
+}
+
+/// The glance-registry process (`server::registry`) and a fresh backend behind it.
+#[cfg(all(
+    feature = "registry-proxy",
+    feature = "registry-server",
+    feature = "direct-sqlite"
+))]
+pub mod registry {
+    pub use super::server::registry::*;
+
+    /// A registry-proxy client on a fresh registry process (for the conformance suite).
+    pub async fn fresh() -> super::FreshBackend {
+        let registry = RegistryProcess::start().await;
+        let da: std::sync::Arc<dyn glance_rs::data_access::DataAccess> =
+            std::sync::Arc::new(registry.client(10.0));
+        super::FreshBackend::new(da, registry)
     }
 }

@@ -1,17 +1,15 @@
 //! The REAL glance-registry binary on a loopback port, backed by a temp SQLite file, and
 //! registry-proxy clients pointed at it. The process is killed when the guard drops.
+//! Included by `server.rs` (so `tests/bdd.rs` gets it too); `support::registry` re-exports it.
+#![allow(dead_code)]
 
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use glance_rs::config::{RegistrySettings, Service, Settings};
 use glance_rs::data_access::registry_client::RegistryClient;
-use glance_rs::data_access::DataAccess;
-
-use super::FreshBackend;
 
 pub const TOKEN: &str = "registry-test-secret";
 
@@ -19,18 +17,25 @@ pub struct RegistryProcess {
     /// `http://127.0.0.1:PORT`
     pub base: String,
     pub port: u16,
+    bind: String,
     child: Option<Child>,
     dir: tempfile::TempDir,
 }
 
 impl RegistryProcess {
-    /// Start on a free port with a fresh database, and wait until it answers.
+    /// Start on a free loopback port with a fresh database, and wait until it answers.
     pub async fn start() -> Self {
+        Self::start_on("127.0.0.1").await
+    }
+
+    /// Start listening on `host` (reached through loopback all the same).
+    pub async fn start_on(host: &str) -> Self {
         let port = free_port();
         let dir = tempfile::tempdir().expect("temp dir");
         let mut registry = Self {
             base: format!("http://127.0.0.1:{port}"),
             port,
+            bind: format!("{host}:{port}"),
             child: None,
             dir,
         };
@@ -54,7 +59,7 @@ impl RegistryProcess {
         let db = self.dir.path().join("glance.db");
         let child = Command::new(env!("CARGO_BIN_EXE_glance-registry"))
             .env_remove("GLANCE_CONFIG")
-            .env("GLANCE__SERVER__BIND", format!("127.0.0.1:{}", self.port))
+            .env("GLANCE__SERVER__BIND", &self.bind)
             .env("GLANCE__SERVER__WORKERS", "2")
             .env("GLANCE__DATA_ACCESS__MODE", "direct-sqlite")
             .env(
@@ -138,11 +143,4 @@ impl Drop for RegistryProcess {
 pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
     listener.local_addr().expect("local addr").port()
-}
-
-/// A registry-proxy client on a fresh registry process (for the conformance suite).
-pub async fn fresh() -> FreshBackend {
-    let registry = RegistryProcess::start().await;
-    let da: Arc<dyn DataAccess> = Arc::new(registry.client(10.0));
-    FreshBackend::new(da, registry)
 }
