@@ -131,7 +131,7 @@ async fn api_in_registry_proxy_mode_holds_no_database_credentials() {
 }
 
 #[tokio::test]
-async fn api_healthcheck_follows_the_registry() {
+async fn api_answers_503_while_the_registry_is_down() {
     let mut registry = RegistryProcess::start().await;
     let registry_settings = registry.settings(2.0);
     let api = TestServer::start_with(move |s| {
@@ -165,8 +165,22 @@ async fn api_healthcheck_follows_the_registry() {
         .await
         .expect("answers");
     assert_eq!(res.status(), 503);
+    for path in [
+        "/v2/images",
+        "/v2/images/00000000-0000-0000-0000-000000000000",
+    ] {
+        let res = api.client.get(api.url(path)).send().await.expect("answers");
+        assert_eq!(res.status(), 503, "{path} with the registry down");
+    }
     assert!(started.elapsed() < Duration::from_secs(2));
     registry.restart().await;
+    let res = api
+        .client
+        .get(api.url("/v2/images"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(res.status(), 200, "the API recovers with the registry");
     let res = api
         .client
         .get(api.url("/healthcheck"))
@@ -207,4 +221,57 @@ fn registry_refuses_to_start_without_a_token_or_with_a_proxy_backend() {
         ("GLANCE__DATA_ACCESS__MODE", "registry-proxy".into()),
     ]);
     assert!(!ok && log.contains("needs a direct backend"), "{log}");
+}
+
+/// The glance-api binary in registry-proxy mode: refuses database credentials at start, and
+/// warns that the mode is deprecated when it runs.
+#[tokio::test]
+async fn glance_api_binary_in_registry_proxy_mode() {
+    let registry = RegistryProcess::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log_path = dir.path().join("api.log");
+    let port = free_port();
+    let spawn = |database_url: &str| {
+        let log = std::fs::File::create(&log_path).expect("log file");
+        std::process::Command::new(env!("CARGO_BIN_EXE_glance-api"))
+            .current_dir(dir.path())
+            .env_remove("GLANCE_CONFIG")
+            .env("RUST_LOG", "info")
+            .env("GLANCE__SERVER__BIND", format!("127.0.0.1:{port}"))
+            .env("GLANCE__DATA_ACCESS__MODE", "registry-proxy")
+            .env("GLANCE__DATABASE__URL", database_url)
+            .env("GLANCE__REGISTRY__URL", &registry.base)
+            .env("GLANCE__REGISTRY__TOKEN", TOKEN)
+            .env("GLANCE__STORE__PATH", dir.path().join("images"))
+            .stdout(log.try_clone().expect("clone"))
+            .stderr(log)
+            .spawn()
+            .expect("glance-api starts")
+    };
+
+    let status = spawn("postgresql://glance:pw@db/glance")
+        .wait()
+        .expect("exits");
+    let log = std::fs::read_to_string(&log_path).expect("log");
+    assert!(!status.success(), "{log}");
+    assert!(
+        log.contains("database.url must be empty in registry-proxy mode"),
+        "{log}"
+    );
+
+    let mut api = spawn("");
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    crate::support::process::wait_healthy(&client, &base, &mut api).await;
+    let _ = api.kill();
+    let _ = api.wait();
+    let log = std::fs::read_to_string(&log_path).expect("log");
+    assert!(
+        log.contains("DEPRECATED") && log.contains("docs/upgrade.md"),
+        "{log}"
+    );
+    assert!(
+        !log.contains(TOKEN),
+        "the token leaked into the log:\n{log}"
+    );
 }
