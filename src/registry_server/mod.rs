@@ -29,7 +29,7 @@ use crate::data_access::metered::Metered;
 use crate::data_access::registry_wire::{self, CONTEXT_HEADER};
 use crate::data_access::{DataAccess, Mode};
 use crate::error::{negotiate, ApiError};
-use crate::metrics::{self, timing};
+use crate::metrics;
 
 /// RFC 9745 structured-field date: Glance deprecated the registry in Queens (2018-03-07).
 pub const DEPRECATION: &str = "@1520380800";
@@ -103,6 +103,7 @@ pub async fn start(
         max_request_body: settings.server.max_request_body,
     });
     let db_for_metrics = web::Data::new(db);
+    let db_for_scrape = db_for_metrics.clone();
     let on_main = settings.metrics.enabled.then(|| handle.clone());
     let mut server = HttpServer::new(move || {
         let mut app = App::new()
@@ -113,7 +114,10 @@ pub async fn start(
         if let Some(handle) = &on_main {
             app = app.service(crate::api::metrics_resource(handle.clone()));
         }
+        // record_request also sets `Server-Timing: db;dur=…`: the database time behind the
+        // reply, from which the API tells the hop's own cost.
         app.default_service(web::to(not_found))
+            .wrap(actix_web::middleware::from_fn(metrics::record_request))
             .wrap(actix_web::middleware::from_fn(deprecation_headers))
             .wrap(actix_web::middleware::Logger::new(
                 "%a \"%r\" %s %b %{x-openstack-request-id}i %Dms",
@@ -123,6 +127,19 @@ pub async fn start(
     .map_err(StartError::Http)?;
     if settings.server.workers > 0 {
         server = server.workers(settings.server.workers);
+    }
+    if !settings.metrics.bind.is_empty() {
+        let metrics_server = HttpServer::new(move || {
+            App::new()
+                .app_data(db_for_scrape.clone())
+                .service(crate::api::metrics_resource(handle.clone()))
+        })
+        .workers(1)
+        .bind(&settings.metrics.bind)
+        .map_err(StartError::Http)?
+        .run();
+        tokio::spawn(metrics_server);
+        log::info!("metrics on http://{}/metrics", settings.metrics.bind);
     }
     Ok(server.run())
 }
@@ -255,13 +272,8 @@ async fn rpc_call(
             return error(&req, ApiError::not_found("Command not found"))
         }
     };
-    let (results, spent) = timing::measure(rpc::run_all(state.db.as_ref(), &ctx, commands)).await;
-    // The database time behind this reply, so the API can tell the hop's own cost.
+    let results = rpc::run_all(state.db.as_ref(), &ctx, commands).await;
     HttpResponse::build(StatusCode::OK)
         .content_type("application/json")
-        .insert_header((
-            registry_wire::DB_TIME_HEADER,
-            format!("db;dur={:.3}", spent.db.as_secs_f64() * 1000.0),
-        ))
         .body(results.to_string())
 }

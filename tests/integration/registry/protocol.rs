@@ -376,6 +376,7 @@ async fn replies_carry_the_database_time_and_metrics_show_each_command() {
         r#"glance_registry_rpc_duration_seconds_count{command="image_create",outcome="ok"} 1"#,
         r#"glance_registry_rpc_duration_seconds_count{command="image_get",outcome="not_found"} 1"#,
         r#"service="glance-registry""#,
+        r#"glance_http_requests_total{method="POST",route="/rpc",status="200"} 2"#,
         r#"glance_data_access_duration_seconds_count{mode="direct-sqlite",operation="image_create",outcome="ok"} 1"#,
     ] {
         assert!(text.contains(expected), "missing {expected} in:\n{text}");
