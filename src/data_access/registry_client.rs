@@ -163,18 +163,22 @@ impl RegistryClient {
         let reply: Value = serde_json::from_slice(&bytes).map_err(|e| {
             DataAccessError::Backend(format!("registry reply to {} is not JSON: {e}", C::COMMAND))
         })?;
-        let Some(entry) = reply.as_array().and_then(|entries| entries.first()) else {
+        let entry = match reply {
+            Value::Array(entries) => entries.into_iter().next(),
+            _ => None,
+        };
+        let Some(mut entry) = entry else {
             return Err(DataAccessError::Backend(format!(
                 "registry reply to {} is not a one-element list",
                 C::COMMAND
             )));
         };
-        if let Some(error) = entry.get("_error") {
-            let remote: RemoteError = serde_json::from_value(error.clone())
+        if let Some(error) = entry.as_object_mut().and_then(|e| e.remove("_error")) {
+            let remote: RemoteError = serde_json::from_value(error)
                 .map_err(|e| DataAccessError::Backend(format!("malformed registry _error: {e}")))?;
             return Err(registry_wire::error_from_remote(remote));
         }
-        let decoded = registry_wire::decode_datetimes(entry.clone())
+        let decoded = registry_wire::decode_datetimes(entry)
             .map_err(|e| DataAccessError::Backend(format!("registry reply: {e}")))?;
         serde_json::from_value(decoded).map_err(|e| {
             DataAccessError::Backend(format!("unexpected registry reply to {}: {e}", C::COMMAND))
@@ -203,7 +207,7 @@ fn unreachable(err: reqwest::Error) -> DataAccessError {
     let what = if err.is_timeout() {
         "timed out"
     } else if err.is_connect() {
-        "refused the connection"
+        "cannot be connected to"
     } else {
         "failed"
     };

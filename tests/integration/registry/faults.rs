@@ -55,34 +55,52 @@ async fn killed_registry_is_unavailable_within_the_timeout_and_the_client_recove
 
 #[tokio::test]
 async fn hung_registry_times_out_as_unavailable() {
-    // Accepts connections and never answers.
+    // Accepts connections and never answers (the thread ends with the test process).
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
-    let holder = std::thread::spawn(move || {
+    std::thread::spawn(move || {
         let mut held = Vec::new();
-        for _ in 0..2 {
-            if let Ok((stream, _)) = listener.accept() {
-                held.push(stream);
-            }
+        while let Ok((stream, _)) = listener.accept() {
+            held.push(stream);
         }
-        std::thread::sleep(Duration::from_secs(5));
     });
     let mut settings = Settings::defaults(Service::Api).registry;
     settings.url = format!("http://127.0.0.1:{port}");
     settings.token = TOKEN.into();
     settings.timeout = 1.0;
+    settings.pool_size = 1;
     let da = RegistryClient::new(&settings).expect("client");
     let started = Instant::now();
-    unavailable(
-        da.image_get(&admin(), "00000000-0000-0000-0000-000000000000", false)
-            .await,
+    let id = "00000000-0000-0000-0000-000000000000";
+    let ctx = admin();
+    // With one slot, the second call waits for the first; each gives up at its own deadline.
+    let (first, second, status) = tokio::join!(
+        da.image_get(&ctx, id, false),
+        async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            da.image_tag_get_all(&ctx, id).await
+        },
+        async {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            da.pool_status()
+        },
     );
     let elapsed = started.elapsed();
+    unavailable(first);
+    unavailable(second);
+    let status = status.expect("the registry pool is reported");
+    assert_eq!(
+        (status.pool, status.size, status.in_use, status.waiting),
+        ("registry", 1, 1, 1)
+    );
     assert!(
         elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(3),
         "took {elapsed:?}"
     );
-    drop(holder);
+    assert_eq!(
+        da.pool_status().map(|s| (s.in_use, s.waiting)),
+        Some((0, 0))
+    );
 }
 
 #[tokio::test]
