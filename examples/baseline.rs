@@ -42,14 +42,18 @@ async fn get_image(pool: web::Data<Pool>, id: web::Path<String>) -> HttpResponse
 async fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
     let bind = args.next().unwrap_or_else(|| "127.0.0.1:9299".to_string());
-    let url = args.next().unwrap_or_else(|| "postgresql://postgres@127.0.0.1/test".to_string());
+    let url = args
+        .next()
+        .unwrap_or_else(|| "postgresql://postgres@127.0.0.1/test".to_string());
     let config: tokio_postgres::Config = url
         .parse()
         .map_err(|e| std::io::Error::other(format!("bad database URL: {e}")))?;
     let manager = Manager::from_config(
         config,
         tokio_postgres::NoTls,
-        ManagerConfig { recycling_method: RecyclingMethod::Fast },
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
     );
     let pool = Pool::builder(manager)
         .max_size(16)

@@ -9,7 +9,10 @@ use md5::{Digest, Md5};
 use sha2::Sha512;
 
 fn main() {
-    let mib: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(64);
+    let mib: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(64);
     let chunk: Vec<u8> = (0..64 * 1024).map(|i| (i % 251) as u8).collect();
     let chunks = mib * 16;
     let mut runs = Vec::new();

@@ -179,6 +179,30 @@ pub async fn record_request(
     Ok(res)
 }
 
+/// Counts an upload in `glance_uploads_in_progress` until dropped.
+pub struct UploadInProgress(());
+
+impl UploadInProgress {
+    pub fn start() -> Self {
+        gauge!(UPLOADS_IN_PROGRESS).increment(1.0);
+        Self(())
+    }
+}
+
+impl Drop for UploadInProgress {
+    fn drop(&mut self) {
+        gauge!(UPLOADS_IN_PROGRESS).decrement(1.0);
+    }
+}
+
+pub fn bytes_uploaded(n: usize) {
+    counter!(IMAGE_BYTES_UPLOADED).increment(n as u64);
+}
+
+pub fn bytes_downloaded(n: usize) {
+    counter!(IMAGE_BYTES_DOWNLOADED).increment(n as u64);
+}
+
 /// Set the pool gauges from a backend's current occupancy.
 pub fn record_pool(status: &crate::data_access::PoolStatus) {
     let pool = status.pool;

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use crate::support::process::{free_port, ApiProcess};
 
-
 /// Drive some traffic of every kind the rules look at.
 async fn traffic(server: &ApiProcess) {
     let client = &server.client;
@@ -28,9 +27,21 @@ async fn traffic(server: &ApiProcess) {
             .send()
             .await
             .expect("upload");
-        client.get(server.url(&format!("/v2/images/{id}"))).send().await.expect("show");
-        client.get(server.url("/v2/images?limit=5")).send().await.expect("list");
-        client.get(server.url("/v2/images/not-there")).send().await.expect("404");
+        client
+            .get(server.url(&format!("/v2/images/{id}")))
+            .send()
+            .await
+            .expect("show");
+        client
+            .get(server.url("/v2/images?limit=5"))
+            .send()
+            .await
+            .expect("list");
+        client
+            .get(server.url("/v2/images/not-there"))
+            .send()
+            .await
+            .expect("404");
     }
 }
 
@@ -38,7 +49,15 @@ async fn traffic(server: &ApiProcess) {
 async fn promtool_accepts_a_real_scrape() {
     let server = ApiProcess::start(&[]).await;
     traffic(&server).await;
-    let scrape = server.client.get(server.url("/metrics")).send().await.expect("scrape").text().await.expect("text");
+    let scrape = server
+        .client
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("text");
     for name in [
         "glance_http_requests_total",
         "glance_http_request_duration_seconds_bucket",
@@ -48,8 +67,14 @@ async fn promtool_accepts_a_real_scrape() {
     ] {
         assert!(scrape.contains(name), "scrape lacks {name}");
     }
-    assert!(scrape.contains("le=\"0.0001\""), "histogram buckets start at 100 µs");
-    assert!(scrape.contains("route=\"/v2/images/{image_id}\""), "route label is the matched pattern");
+    assert!(
+        scrape.contains("le=\"0.0001\""),
+        "histogram buckets start at 100 µs"
+    );
+    assert!(
+        scrape.contains("route=\"/v2/images/{image_id}\""),
+        "route label is the matched pattern"
+    );
     let mut promtool = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
@@ -77,9 +102,12 @@ async fn prometheus_records_our_rules_from_a_live_scrape() {
     let server = ApiProcess::start(&[]).await;
     let dir = tempfile::tempdir().expect("temp dir");
     // The shipped rules, evaluated every second instead of every 15 s so the test is short.
-    let rules = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/dashboards/prometheus/glance-rules.yml"))
-        .expect("rules file")
-        .replace("interval: 15s", "interval: 1s");
+    let rules = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/dashboards/prometheus/glance-rules.yml"
+    ))
+    .expect("rules file")
+    .replace("interval: 15s", "interval: 1s");
     std::fs::write(dir.path().join("rules.yml"), rules).expect("write rules");
     let target = server.base.trim_start_matches("http://").to_string();
     std::fs::write(
@@ -107,8 +135,19 @@ async fn prometheus_records_our_rules_from_a_live_scrape() {
         let url = format!("http://127.0.0.1:{port}/api/v1/query");
         let expr = expr.to_string();
         async move {
-            let body: serde_json::Value = client.get(url).query(&[("query", expr)]).send().await.ok()?.json().await.ok()?;
-            body["data"]["result"].as_array().filter(|r| !r.is_empty()).cloned()
+            let body: serde_json::Value = client
+                .get(url)
+                .query(&[("query", expr)])
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            body["data"]["result"]
+                .as_array()
+                .filter(|r| !r.is_empty())
+                .cloned()
         }
     };
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -117,18 +156,32 @@ async fn prometheus_records_our_rules_from_a_live_scrape() {
         traffic(&server).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
         if found.0.is_none() {
-            found.0 = query("glance:http_requests:rate1m{route=\"/v2/images/{image_id}\", method=\"GET\"}").await;
+            found.0 = query(
+                "glance:http_requests:rate1m{route=\"/v2/images/{image_id}\", method=\"GET\"}",
+            )
+            .await;
         }
         if found.1.is_none() {
-            found.1 = query("glance:data_access_duration_seconds:p95{operation=\"image_get\"}").await;
+            found.1 =
+                query("glance:data_access_duration_seconds:p95{operation=\"image_get\"}").await;
         }
     }
     let _ = prometheus.kill();
     let _ = prometheus.wait();
-    let rate = found.0.expect("Prometheus recorded glance:http_requests:rate1m for GET image");
+    let rate = found
+        .0
+        .expect("Prometheus recorded glance:http_requests:rate1m for GET image");
     assert_eq!(rate[0]["metric"]["service"], "glance-api");
     assert_eq!(rate[0]["metric"]["mode"], "direct-sqlite");
-    let p95 = found.1.expect("Prometheus recorded glance:data_access_duration_seconds:p95");
-    let seconds: f64 = p95[0]["value"][1].as_str().and_then(|v| v.parse().ok()).expect("a number");
-    assert!(seconds > 0.0 && seconds < 1.0, "p95 of image_get is {seconds} s");
+    let p95 = found
+        .1
+        .expect("Prometheus recorded glance:data_access_duration_seconds:p95");
+    let seconds: f64 = p95[0]["value"][1]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .expect("a number");
+    assert!(
+        seconds > 0.0 && seconds < 1.0,
+        "p95 of image_get is {seconds} s"
+    );
 }

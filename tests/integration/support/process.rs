@@ -46,7 +46,10 @@ impl ApiProcess {
             .current_dir(dir.path())
             .env("RUST_LOG", "warn")
             .env("GLANCE__SERVER__BIND", format!("127.0.0.1:{port}"))
-            .env("GLANCE__DATABASE__URL", format!("sqlite:///{}", dir.path().join("glance.db").display()))
+            .env(
+                "GLANCE__DATABASE__URL",
+                format!("sqlite:///{}", dir.path().join("glance.db").display()),
+            )
             .env("GLANCE__STORE__PATH", dir.path().join("images"))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
@@ -57,7 +60,12 @@ impl ApiProcess {
         let base = format!("http://127.0.0.1:{port}");
         let client = reqwest::Client::new();
         wait_healthy(&client, &base, &mut child).await;
-        Self { base, client, dir, child }
+        Self {
+            base,
+            client,
+            dir,
+            child,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
