@@ -54,7 +54,12 @@ fn main() -> ExitCode {
 
 async fn run(settings: Settings, command: &str) -> Result<(), Box<dyn std::error::Error>> {
     if command == "db-sync" {
-        return Err("db-sync: not yet implemented".into());
+        glance_rs::data_access::migrate(&settings).await?;
+        log::info!(
+            "db-sync done (data_access.mode={})",
+            settings.data_access.mode
+        );
+        return Ok(());
     }
     let listener = TcpListener::bind(&settings.server.bind)
         .map_err(|e| format!("cannot bind {}: {e}", settings.server.bind))?;

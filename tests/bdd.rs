@@ -1,6 +1,10 @@
 //! Runs the Gherkin specifications in `features/` against a real glance-api over HTTP.
 //! Each scenario gets its own server on `127.0.0.1:0` with a fresh database and store.
 
+#[cfg(feature = "direct-postgres")]
+#[allow(dead_code)]
+#[path = "integration/support/postgres.rs"]
+mod postgres;
 #[path = "integration/support/server.rs"]
 #[allow(dead_code)]
 mod server;

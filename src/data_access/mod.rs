@@ -234,6 +234,8 @@ pub trait DataAccess: Send + Sync + 'static {
 }
 
 pub mod metered;
+#[cfg(feature = "direct-postgres")]
+pub mod postgres;
 #[cfg(feature = "registry-proxy")]
 pub mod registry_client;
 #[cfg(any(feature = "registry-proxy", feature = "registry-server"))]
@@ -266,10 +268,40 @@ pub async fn open(
         Mode::DirectSqlite => Ok(sqlite::open(settings).await?),
         #[cfg(not(feature = "direct-sqlite"))]
         Mode::DirectSqlite => Err(not_compiled().into()),
+        #[cfg(feature = "direct-postgres")]
+        Mode::DirectPostgres => Ok(postgres::open(settings).await?),
+        #[cfg(not(feature = "direct-postgres"))]
         Mode::DirectPostgres => Err(not_compiled().into()),
         #[cfg(feature = "registry-proxy")]
         Mode::RegistryProxy => Ok(registry_client::open(settings)?),
         #[cfg(not(feature = "registry-proxy"))]
         Mode::RegistryProxy => Err(not_compiled().into()),
+    }
+}
+
+/// `glance-api db-sync` (Glance's `glance-manage db_sync`): bring the configured database's
+/// schema to this build's version.
+pub async fn migrate(settings: &crate::config::Settings) -> Result<(), OpenError> {
+    let mode = settings.data_access.mode;
+    #[cfg(not(all(feature = "direct-sqlite", feature = "direct-postgres")))]
+    let not_compiled = || crate::config::ConfigError::ModeNotCompiled {
+        mode,
+        feature: mode.feature(),
+    };
+    match mode {
+        #[cfg(feature = "direct-postgres")]
+        Mode::DirectPostgres => Ok(postgres::migrate(settings).await?),
+        #[cfg(not(feature = "direct-postgres"))]
+        Mode::DirectPostgres => Err(not_compiled().into()),
+        #[cfg(feature = "direct-sqlite")]
+        Mode::DirectSqlite => Ok(sqlite::db_sync(settings).await?),
+        #[cfg(not(feature = "direct-sqlite"))]
+        Mode::DirectSqlite => Err(not_compiled().into()),
+        Mode::RegistryProxy => Err(crate::config::ConfigError::Invalid(
+            "db-sync needs a direct backend: run it with glance-registry's settings \
+             (data_access.mode = \"direct-sqlite\" or \"direct-postgres\")"
+                .into(),
+        )
+        .into()),
     }
 }

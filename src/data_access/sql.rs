@@ -33,10 +33,11 @@ pub enum SqlParam {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {
     /// `?1`, `?2`, …; booleans are 0/1.
+    // Each variant is constructed only by its backend, which may not be compiled.
+    #[cfg_attr(not(feature = "direct-sqlite"), allow(dead_code))]
     Sqlite,
     /// `$1`, `$2`, …; booleans are TRUE/FALSE.
-    // Constructed by the PostgreSQL backend only, which may not be compiled.
-    #[allow(dead_code)]
+    #[cfg_attr(not(feature = "direct-postgres"), allow(dead_code))]
     Postgres,
 }
 

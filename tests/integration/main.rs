@@ -5,6 +5,8 @@ mod api;
 // Every backend the suite runs against (the registry included) needs a direct backend.
 #[cfg(any(feature = "direct-sqlite", feature = "direct-postgres"))]
 mod conformance;
+#[cfg(feature = "direct-postgres")]
+mod postgres;
 mod prometheus;
 #[cfg(all(
     feature = "registry-proxy",

@@ -110,6 +110,8 @@ conformance_suite!(sqlite, crate::support::sqlite::fresh());
     feature = "direct-sqlite"
 ))]
 conformance_suite!(registry, crate::support::registry::fresh());
+#[cfg(feature = "direct-postgres")]
+conformance_suite!(postgres, crate::support::postgres_backend());
 
 // ---- shared fixtures -------------------------------------------------------------------
 

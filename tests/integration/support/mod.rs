@@ -1,6 +1,8 @@
 //! Test support: real servers on loopback, real databases in temp folders.
 #![allow(dead_code)]
 
+#[cfg(feature = "direct-postgres")]
+pub mod postgres;
 pub mod process;
 pub mod server;
 #[cfg(feature = "direct-sqlite")]
@@ -43,4 +45,11 @@ pub mod registry {
             std::sync::Arc::new(registry.client(10.0));
         super::FreshBackend::new(da, registry)
     }
+}
+
+/// A fresh direct-postgres backend (its own database) for the conformance suite.
+#[cfg(feature = "direct-postgres")]
+pub async fn postgres_backend() -> FreshBackend {
+    let (da, guard) = postgres::fresh().await;
+    FreshBackend::new(da, guard)
 }

@@ -1,5 +1,6 @@
-//! A real glance-api `HttpServer` on `127.0.0.1:0`, backed by a temp SQLite file and a temp
-//! image store, driven over real HTTP.
+//! A real glance-api `HttpServer` on `127.0.0.1:0`, backed by a temp SQLite file (or, with
+//! `GLANCE_TEST_MODE=direct-postgres` or in a build without SQLite, a fresh PostgreSQL
+//! database) and a temp image store, driven over real HTTP.
 
 use std::net::TcpListener;
 
@@ -40,6 +41,11 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut settings = Settings::defaults(Service::Api);
         settings.database.url = format!("sqlite:///{}", dir.path().join("glance.db").display());
+        #[cfg(feature = "direct-postgres")]
+        if use_postgres() {
+            settings.data_access.mode = glance_rs::data_access::Mode::DirectPostgres;
+            settings.database.url = super::postgres::fresh_url().await;
+        }
         settings.store.path = dir.path().join("images").display().to_string();
         settings.server.workers = 2;
         tweak(&mut settings);
@@ -71,6 +77,15 @@ impl TestServer {
 
     pub async fn stop(&self) {
         self.handle.stop(true).await;
+    }
+}
+
+/// Whether API tests run on PostgreSQL: asked for, or the only direct backend compiled.
+#[cfg(feature = "direct-postgres")]
+fn use_postgres() -> bool {
+    match std::env::var("GLANCE_TEST_MODE") {
+        Ok(mode) => mode == "direct-postgres",
+        Err(_) => !cfg!(feature = "direct-sqlite"),
     }
 }
 

@@ -1,0 +1,567 @@
+//! The direct-postgres backend: Glance's DB API over tokio-postgres with a deadpool pool.
+//!
+//! Every statement is a fixed text (cached per connection with `prepare_cached`) whose values
+//! travel as parameters. A call that cannot get a connection within `database.pool_timeout`
+//! (pool exhausted, database down) fails with `Unavailable` instead of waiting.
+//! The schema comes from the embedded refinery migrations, applied only by `glance-api
+//! db-sync`; `open()` refuses a database at another version.
+
+mod children;
+mod images;
+mod params;
+mod rows;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{
+    Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
+};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::NoTls;
+
+use super::{DaResult, DataAccess, DataAccessError, Mode};
+use crate::config::{redact_url, Settings};
+use crate::domain::{
+    Image, ImageChanges, ImageQuery, ImageStatus, Location, LocationStatus, Member, MemberChanges,
+    MemberQuery, NewImage, NewLocation, NewMember, RequestContext,
+};
+
+/// Fewer connections than this starve concurrent requests that each hold one briefly.
+const MIN_POOL_SIZE: usize = 8;
+/// A call may take this many pool timeouts in all (waiting for a connection included).
+const CALL_TIMEOUT_FACTOR: u32 = 6;
+/// Serialises concurrent `db-sync` runs (an arbitrary, fixed advisory lock key).
+const MIGRATION_LOCK_KEY: i64 = 0x676c_616e_6365;
+
+mod embedded {
+    refinery::embed_migrations!("src/data_access/postgres/migrations");
+}
+
+/// Versions of the embedded migrations, oldest first.
+pub fn migration_versions() -> Vec<i64> {
+    embedded::migrations::runner()
+        .get_migrations()
+        .iter()
+        .map(|m| i64::from(m.version()))
+        .collect()
+}
+
+/// Identifies the embedded migrations' content (versions and checksums), e.g. to name a
+/// migrated template database that can be reused while the migrations stay the same.
+pub fn schema_fingerprint() -> u64 {
+    embedded::migrations::runner().get_migrations().iter().fold(
+        0xcbf2_9ce4_8422_2325,
+        |acc: u64, m| {
+            (acc ^ m.checksum() ^ u64::from(m.version().unsigned_abs()))
+                .wrapping_mul(0x100_0000_01b3)
+        },
+    )
+}
+
+/// The schema version this build needs.
+pub fn latest_version() -> i64 {
+    migration_versions().into_iter().max().unwrap_or_default()
+}
+
+pub struct PostgresDataAccess {
+    pool: Pool,
+    /// Upper bound of one trait call (`CALL_TIMEOUT_FACTOR` × `database.pool_timeout`).
+    call_timeout: Duration,
+}
+
+/// Open the pool and check the schema version; an unmigrated or newer schema is refused.
+pub async fn open(settings: &Settings) -> Result<Arc<dyn DataAccess>, DataAccessError> {
+    let backend = PostgresDataAccess::connect(settings)?;
+    backend.check_schema(&settings.database.url).await?;
+    Ok(Arc::new(backend))
+}
+
+/// `glance-api db-sync`: apply the embedded migrations (a no-op when already current).
+pub async fn migrate(settings: &Settings) -> Result<(), DataAccessError> {
+    let config = pg_config(settings)?;
+    let shown = redact_url(&settings.database.url);
+    let (mut client, connection) = config
+        .connect(NoTls)
+        .await
+        .map_err(|e| DataAccessError::Unavailable(format!("cannot connect to {shown}: {e}")))?;
+    let driver = tokio::spawn(connection);
+    let result = migrate_client(&mut client).await;
+    // Dropping the client ends the connection cleanly; the driver task then finishes.
+    drop(client);
+    let _ = driver.await;
+    let applied = result?;
+    if applied.is_empty() {
+        log::info!(
+            "db-sync: {shown} is already at schema version {}",
+            latest_version()
+        );
+    } else {
+        log::info!(
+            "db-sync: {shown} migrated to schema version {} (applied {applied:?})",
+            latest_version()
+        );
+    }
+    Ok(())
+}
+
+async fn migrate_client(client: &mut tokio_postgres::Client) -> Result<Vec<i64>, DataAccessError> {
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
+        .await
+        .map_err(pg_error)?;
+    let report = embedded::migrations::runner().run_async(client).await;
+    let unlocked = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY])
+        .await
+        .map_err(pg_error);
+    let report = report.map_err(|e| DataAccessError::Backend(format!("migration failed: {e}")))?;
+    unlocked?;
+    Ok(report
+        .applied_migrations()
+        .iter()
+        .map(|m| i64::from(m.version()))
+        .collect())
+}
+
+/// Glance's URL forms (`postgresql://`, `postgres://`, `postgresql+psycopg2://`) as a
+/// tokio-postgres config, bounded by `pool_timeout` for connecting.
+fn pg_config(settings: &Settings) -> Result<tokio_postgres::Config, DataAccessError> {
+    let url = settings.database.url.trim();
+    let shown = redact_url(url);
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(DataAccessError::Invalid(format!(
+            "not a PostgreSQL URL: {shown}"
+        )));
+    };
+    let dialect = scheme.split('+').next().unwrap_or_default();
+    if dialect != "postgresql" && dialect != "postgres" {
+        return Err(DataAccessError::Invalid(format!(
+            "direct-postgres needs a postgresql:// database.url, got {shown}"
+        )));
+    }
+    let mut config: tokio_postgres::Config = format!("postgresql://{rest}")
+        .parse()
+        .map_err(|e| DataAccessError::Invalid(format!("invalid database.url {shown}: {e}")))?;
+    let timeout = pool_timeout(settings);
+    config.connect_timeout(timeout);
+    // A peer that stops answering must not hold a request forever.
+    config.tcp_user_timeout(timeout.max(Duration::from_secs(10)));
+    config.keepalives_idle(Duration::from_secs(30));
+    if config.get_application_name().is_none() {
+        config.application_name("glance-rs");
+    }
+    Ok(config)
+}
+
+fn pool_timeout(settings: &Settings) -> Duration {
+    Duration::try_from_secs_f64(settings.database.pool_timeout).unwrap_or(Duration::from_secs(5))
+}
+
+impl PostgresDataAccess {
+    /// Build the pool; connections are made on first use.
+    pub fn connect(settings: &Settings) -> Result<Self, DataAccessError> {
+        let config = pg_config(settings)?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                // A connection whose server went away is closed and dropped on checkout.
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let timeout = pool_timeout(settings);
+        let pool = Pool::builder(manager)
+            .max_size(settings.database.pool_size.max(MIN_POOL_SIZE))
+            .wait_timeout(Some(timeout))
+            .create_timeout(Some(timeout))
+            .recycle_timeout(Some(timeout))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| DataAccessError::Backend(format!("cannot build the pool: {e}")))?;
+        Ok(Self {
+            pool,
+            call_timeout: timeout * CALL_TIMEOUT_FACTOR,
+        })
+    }
+
+    /// Refuse a database whose schema is not at this build's version.
+    async fn check_schema(&self, url: &str) -> DaResult<()> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT to_regclass('refinery_schema_history') IS NOT NULL AS present",
+                &[],
+            )
+            .await
+            .map_err(pg_error)?;
+        let present: bool = row.try_get("present").map_err(pg_error)?;
+        let current: Option<i64> = if present {
+            let row = client
+                .query_one(
+                    "SELECT MAX(version)::bigint AS version FROM refinery_schema_history",
+                    &[],
+                )
+                .await
+                .map_err(pg_error)?;
+            row.try_get("version").map_err(pg_error)?
+        } else {
+            None
+        };
+        let wanted = latest_version();
+        let shown = redact_url(url);
+        match current {
+            Some(version) if version == wanted => Ok(()),
+            Some(version) if version > wanted => Err(DataAccessError::Backend(format!(
+                "the database {shown} has schema version {version}, newer than this glance-api \
+                 knows ({wanted}); upgrade glance-api (`glance-api db-sync` cannot downgrade)"
+            ))),
+            Some(version) => Err(DataAccessError::Backend(format!(
+                "the database {shown} has schema version {version}, this glance-api needs \
+                 {wanted}; run `glance-api db-sync` first"
+            ))),
+            None => Err(DataAccessError::Backend(format!(
+                "the database {shown} has no Glance schema; run `glance-api db-sync` first"
+            ))),
+        }
+    }
+
+    async fn client(&self) -> DaResult<Object> {
+        self.pool.get().await.map_err(pool_error)
+    }
+
+    /// Bound a whole call, so a database that accepts connections but stops answering (hung,
+    /// frozen, partitioned with the kernel still ACKing) yields `Unavailable`, not a hang. A
+    /// transaction cut short is rolled back when its connection drops it.
+    async fn bounded<T>(&self, call: impl Future<Output = DaResult<T>>) -> DaResult<T> {
+        match tokio::time::timeout(self.call_timeout, call).await {
+            Ok(result) => result,
+            Err(_) => Err(DataAccessError::Unavailable(format!(
+                "PostgreSQL did not answer within {:?}",
+                self.call_timeout
+            ))),
+        }
+    }
+}
+
+fn pool_error(err: PoolError) -> DataAccessError {
+    match err {
+        PoolError::Backend(e) => pg_error(e),
+        PoolError::Timeout(kind) => DataAccessError::Unavailable(format!(
+            "no PostgreSQL connection within the pool timeout ({kind:?})"
+        )),
+        other => DataAccessError::Unavailable(format!("PostgreSQL pool: {other}")),
+    }
+}
+
+/// Connection trouble → `Unavailable`, unique violation → `Duplicate`, the rest → `Backend`.
+pub(crate) fn pg_error(err: tokio_postgres::Error) -> DataAccessError {
+    if let Some(db) = err.as_db_error() {
+        let code = db.code();
+        if *code == SqlState::UNIQUE_VIOLATION {
+            return DataAccessError::Duplicate(db.message().to_string());
+        }
+        let class = &code.code()[..2.min(code.code().len())];
+        if class == "08"
+            || class == "53"
+            || class == "57"
+            || *code == SqlState::T_R_SERIALIZATION_FAILURE
+            || *code == SqlState::T_R_DEADLOCK_DETECTED
+        {
+            return DataAccessError::Unavailable(format!("PostgreSQL: {}", db.message()));
+        }
+        return DataAccessError::Backend(format!("PostgreSQL: {err}"));
+    }
+    if err.is_closed() || std::error::Error::source(&err).is_some_and(|s| s.is::<std::io::Error>())
+    {
+        return DataAccessError::Unavailable(format!("PostgreSQL connection: {err}"));
+    }
+    DataAccessError::Backend(format!("PostgreSQL: {err}"))
+}
+
+#[async_trait]
+impl DataAccess for PostgresDataAccess {
+    fn mode(&self) -> Mode {
+        Mode::DirectPostgres
+    }
+
+    async fn health(&self) -> DaResult<()> {
+        self.bounded(async {
+            let client = self.client().await?;
+            let statement = client.prepare_cached("SELECT 1").await.map_err(pg_error)?;
+            client.query_one(&statement, &[]).await.map_err(pg_error)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn image_create(&self, ctx: &RequestContext, values: NewImage) -> DaResult<Image> {
+        self.bounded(async {
+            let mut client = self.client().await?;
+            images::create(&mut client, ctx, values).await
+        })
+        .await
+    }
+
+    async fn image_get(
+        &self,
+        ctx: &RequestContext,
+        image_id: &str,
+        force_show_deleted: bool,
+    ) -> DaResult<Image> {
+        self.bounded(async {
+            let client = self.client().await?;
+            images::get(&client, ctx, image_id, force_show_deleted, false).await
+        })
+        .await
+    }
+
+    async fn image_get_all(
+        &self,
+        ctx: &RequestContext,
+        query: &ImageQuery,
+    ) -> DaResult<Vec<Image>> {
+        self.bounded(async {
+            let client = self.client().await?;
+            images::get_all(&client, ctx, query).await
+        })
+        .await
+    }
+
+    async fn image_update(
+        &self,
+        ctx: &RequestContext,
+        image_id: &str,
+        values: ImageChanges,
+        purge_props: bool,
+        from_state: Option<ImageStatus>,
+    ) -> DaResult<Image> {
+        self.bounded(async {
+            let mut client = self.client().await?;
+            images::update(&mut client, ctx, image_id, values, purge_props, from_state).await
+        })
+        .await
+    }
+
+    async fn image_destroy(&self, ctx: &RequestContext, image_id: &str) -> DaResult<Image> {
+        self.bounded(async {
+            let mut client = self.client().await?;
+            images::destroy(&mut client, ctx, image_id).await
+        })
+        .await
+    }
+
+    async fn image_tag_get_all(
+        &self,
+        ctx: &RequestContext,
+        image_id: &str,
+    ) -> DaResult<Vec<String>> {
+        self.bounded(async {
+            let client = self.client().await?;
+            Ok(images::get(&client, ctx, image_id, false, false)
+                .await?
+                .tags)
+        })
+        .await
+    }
+
+    async fn image_tag_create(
+        &self,
+        ctx: &RequestContext,
+        image_id: &str,
+        value: &str,
+    ) -> DaResult<()> {
+        self.bounded(async {
+            let mut client = self.client().await?;
+            children::tag_create(&mut client, ctx, image_id, value).await
+        })
+        .await
+    }
+
+    async fn image_tag_delete(
+        &self,
+        ctx: &RequestContext,
+        image_id: &str,
+        value: &str,
+    ) -> DaResult<()> {
+        self.bounded(async {
+            let mut client = self.client().await?;
+            children::tag_delete(&mut client, ctx, image_id, value).await
+        })
+        .await
+    }
+
+    async fn image_tag_set_all(
+        &self,
+        ctx: &RequestContext,
+        image_id: &str,
+        tags: &[String],
+    ) -> DaResult<()> {
+        self.bounded(async {
+            let mut client = self.client().await?;
+            children::tag_set_all(&mut client, ctx, image_id, tags).await
+        })
+        .await
+    }
+
+    async fn image_member_create(
+        &self,
+        ctx: &RequestContext,
+        values: NewMember,
+    ) -> DaResult<Member> {
+        self.bounded(async {
+            let mut client = self.client().await?;
+            children::member_create(&mut client, ctx, values).await
+        })
+        .await
+    }
+
+    async fn image_member_update(
+        &self,
+        ctx: &RequestContext,
+        member_id: i64,
+        values: MemberChanges,
+    ) -> DaResult<Member> {
+        self.bounded(async {
+            let client = self.client().await?;
+            children::member_update(&client, ctx, member_id, values).await
+        })
+        .await
+    }
+
+    async fn image_member_delete(&self, ctx: &RequestContext, member_id: i64) -> DaResult<()> {
+        self.bounded(async {
+            let mut client = self.client().await?;
+            children::member_delete(&mut client, ctx, member_id).await
+        })
+        .await
+    }
+
+    async fn image_member_find(
+        &self,
+        ctx: &RequestContext,
+        query: &MemberQuery,
+    ) -> DaResult<Vec<Member>> {
+        self.bounded(async {
+            let client = self.client().await?;
+            children::member_find(&client, ctx, query).await
+        })
+        .await
+    }
+
+    async fn image_member_count(&self, ctx: &RequestContext, image_id: &str) -> DaResult<i64> {
+        self.bounded(async {
+            let client = self.client().await?;
+            children::member_count(&client, ctx, image_id).await
+        })
+        .await
+    }
+
+    async fn image_location_add(
+        &self,
+        ctx: &RequestContext,
+        image_id: &str,
+        location: NewLocation,
+    ) -> DaResult<Location> {
+        self.bounded(async {
+            let mut client = self.client().await?;
+            children::location_add(&mut client, ctx, image_id, location).await
+        })
+        .await
+    }
+
+    async fn image_location_update(
+        &self,
+        ctx: &RequestContext,
+        image_id: &str,
+        location: Location,
+    ) -> DaResult<()> {
+        self.bounded(async {
+            let mut client = self.client().await?;
+            children::location_update(&mut client, ctx, image_id, location).await
+        })
+        .await
+    }
+
+    async fn image_location_delete(
+        &self,
+        ctx: &RequestContext,
+        image_id: &str,
+        location_id: i64,
+        status: LocationStatus,
+    ) -> DaResult<()> {
+        self.bounded(async {
+            let mut client = self.client().await?;
+            children::location_delete(&mut client, ctx, image_id, location_id, status).await
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Service;
+
+    fn settings(url: &str) -> Settings {
+        let mut settings = Settings::defaults(Service::Api);
+        settings.data_access.mode = Mode::DirectPostgres;
+        settings.database.url = url.to_string();
+        settings
+    }
+
+    #[test]
+    fn migrations_are_numbered_from_one_without_gaps() {
+        let versions = migration_versions();
+        let expected: Vec<i64> = (1..=versions.len() as i64).collect();
+        assert_eq!(versions, expected);
+        assert_eq!(latest_version(), versions.len() as i64);
+    }
+
+    /// Both SQL backends must describe the same schema version (style guide: a test compares).
+    #[cfg(feature = "direct-sqlite")]
+    #[test]
+    fn sqlite_and_postgres_end_at_the_same_schema_version() {
+        assert_eq!(
+            latest_version(),
+            i64::from(crate::data_access::sqlite::latest_schema_version())
+        );
+    }
+
+    #[test]
+    fn glance_url_forms_parse() {
+        for url in [
+            "postgresql://glance:pw@db.example:5433/glance",
+            "postgres://glance:pw@db.example:5433/glance",
+            "postgresql+psycopg2://glance:pw@db.example:5433/glance",
+        ] {
+            let config = pg_config(&settings(url)).unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert_eq!(config.get_user(), Some("glance"));
+            assert_eq!(config.get_dbname(), Some("glance"));
+            assert_eq!(config.get_ports(), &[5433]);
+        }
+    }
+
+    #[test]
+    fn bad_urls_are_invalid_and_redacted() {
+        for url in [
+            "mysql+pymysql://glance:s3cret@db/glance",
+            "sqlite:///glance.db",
+            "nonsense",
+        ] {
+            let err = pg_config(&settings(url)).expect_err(url);
+            assert!(matches!(err, DataAccessError::Invalid(_)), "{err:?}");
+            assert!(!err.to_string().contains("s3cret"), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_pool_has_at_least_the_minimum_size() {
+        let mut s = settings("postgresql://glance@127.0.0.1:1/glance");
+        s.database.pool_size = 2;
+        let backend = PostgresDataAccess::connect(&s).expect("pool");
+        assert_eq!(backend.pool.status().max_size, MIN_POOL_SIZE);
+    }
+}

@@ -1,0 +1,7 @@
+//! Behaviour only the direct-postgres backend has: schema versions and `db-sync`, pool
+//! timeouts when PostgreSQL is down or busy, and concurrency on one database.
+
+mod concurrency;
+mod deployment;
+mod schema;
+mod unavailable;
