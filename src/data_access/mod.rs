@@ -259,6 +259,8 @@ pub async fn open(
     settings: &crate::config::Settings,
 ) -> Result<std::sync::Arc<dyn DataAccess>, OpenError> {
     let mode = settings.data_access.mode;
+    // Unused only in a build with every data-access feature.
+    #[allow(unused_variables)]
     let not_compiled = || crate::config::ConfigError::ModeNotCompiled {
         mode,
         feature: mode.feature(),
