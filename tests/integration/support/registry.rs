@@ -18,6 +18,8 @@ pub struct RegistryProcess {
     pub base: String,
     pub port: u16,
     bind: String,
+    /// `None`: a temp SQLite file.
+    postgres_url: Option<String>,
     child: Option<Child>,
     dir: tempfile::TempDir,
 }
@@ -30,12 +32,22 @@ impl RegistryProcess {
 
     /// Start listening on `host` (reached through loopback all the same).
     pub async fn start_on(host: &str) -> Self {
+        Self::launch(host, None).await
+    }
+
+    /// Start on a direct-postgres database instead of a temp SQLite file.
+    pub async fn start_on_postgres(database_url: &str) -> Self {
+        Self::launch("127.0.0.1", Some(database_url.to_string())).await
+    }
+
+    async fn launch(host: &str, postgres_url: Option<String>) -> Self {
         let port = free_port();
         let dir = tempfile::tempdir().expect("temp dir");
         let mut registry = Self {
             base: format!("http://127.0.0.1:{port}"),
             port,
             bind: format!("{host}:{port}"),
+            postgres_url,
             child: None,
             dir,
         };
@@ -56,16 +68,19 @@ impl RegistryProcess {
             .open(self.log_path())
             .expect("registry log file");
         let log_err = log.try_clone().expect("clone log handle");
-        let db = self.dir.path().join("glance.db");
+        let (mode, database_url) = match &self.postgres_url {
+            Some(url) => ("direct-postgres", url.clone()),
+            None => {
+                let db = self.dir.path().join("glance.db");
+                ("direct-sqlite", format!("sqlite:///{}", db.display()))
+            }
+        };
         let child = Command::new(env!("CARGO_BIN_EXE_glance-registry"))
             .env_remove("GLANCE_CONFIG")
             .env("GLANCE__SERVER__BIND", &self.bind)
             .env("GLANCE__SERVER__WORKERS", "2")
-            .env("GLANCE__DATA_ACCESS__MODE", "direct-sqlite")
-            .env(
-                "GLANCE__DATABASE__URL",
-                format!("sqlite:///{}", db.display()),
-            )
+            .env("GLANCE__DATA_ACCESS__MODE", mode)
+            .env("GLANCE__DATABASE__URL", database_url)
             .env("GLANCE__DATABASE__POOL_SIZE", "4")
             .env("GLANCE__REGISTRY__TOKEN", TOKEN)
             .env("RUST_LOG", "info")
