@@ -1,2 +1,69 @@
-//! glance-registry (deprecated): in progress.
-fn main() {}
+//! glance-registry (deprecated): Glance's v2 registry RPC over a direct backend, for API nodes
+//! in `registry-proxy` mode. `glance-registry [--config PATH]`; settings as for glance-api
+//! (file, then `GLANCE__SECTION__KEY`), defaults bind 127.0.0.1:9191.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use glance_rs::config::{Service, Settings};
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let mut config_path: Option<PathBuf> = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--config" => config_path = args.next().map(PathBuf::from),
+            "-h" | "--help" => {
+                println!("usage: glance-registry [--config PATH]");
+                return ExitCode::SUCCESS;
+            }
+            other => {
+                eprintln!("glance-registry: unknown argument {other:?} (try --help)");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let settings = match Settings::from_process(Service::Registry, config_path) {
+        Ok(settings) => settings,
+        Err(err) => {
+            log::error!("{err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(err) = glance_rs::registry_server::check_settings(&settings) {
+        log::error!("{err}");
+        return ExitCode::FAILURE;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            log::error!("cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match actix_web::rt::System::with_tokio_rt(|| runtime).block_on(run(settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            log::error!("{err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
+    let listener = TcpListener::bind(&settings.server.bind)
+        .map_err(|e| format!("cannot bind {}: {e}", settings.server.bind))?;
+    let addr = listener.local_addr()?;
+    let server = glance_rs::registry_server::start(&settings, listener).await?;
+    log::info!(
+        "glance-registry listening on http://{addr} (data_access.mode={})",
+        settings.data_access.mode
+    );
+    server.await?;
+    Ok(())
+}

@@ -236,6 +236,10 @@ pub trait DataAccess: Send + Sync + 'static {
 pub mod metered;
 #[cfg(feature = "direct-postgres")]
 pub mod postgres;
+#[cfg(feature = "registry-proxy")]
+pub mod registry_client;
+#[cfg(any(feature = "registry-proxy", feature = "registry-server"))]
+pub mod registry_wire;
 #[cfg(any(feature = "direct-sqlite", feature = "direct-postgres"))]
 mod sql;
 #[cfg(feature = "direct-sqlite")]
@@ -255,6 +259,8 @@ pub async fn open(
     settings: &crate::config::Settings,
 ) -> Result<std::sync::Arc<dyn DataAccess>, OpenError> {
     let mode = settings.data_access.mode;
+    // Unused only in a build with every data-access feature.
+    #[allow(unused_variables)]
     let not_compiled = || crate::config::ConfigError::ModeNotCompiled {
         mode,
         feature: mode.feature(),
@@ -268,6 +274,9 @@ pub async fn open(
         Mode::DirectPostgres => Ok(postgres::open(settings).await?),
         #[cfg(not(feature = "direct-postgres"))]
         Mode::DirectPostgres => Err(not_compiled().into()),
+        #[cfg(feature = "registry-proxy")]
+        Mode::RegistryProxy => Ok(registry_client::open(settings)?),
+        #[cfg(not(feature = "registry-proxy"))]
         Mode::RegistryProxy => Err(not_compiled().into()),
     }
 }

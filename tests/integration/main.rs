@@ -2,8 +2,16 @@
 //! conformance suite, and API tests arranged like the URL tree.
 
 mod api;
+// Every backend the suite runs against (the registry included) needs a direct backend.
+#[cfg(any(feature = "direct-sqlite", feature = "direct-postgres"))]
 mod conformance;
 #[cfg(feature = "direct-postgres")]
 mod postgres;
 mod prometheus;
+#[cfg(all(
+    feature = "registry-proxy",
+    feature = "registry-server",
+    feature = "direct-sqlite"
+))]
+mod registry;
 mod support;

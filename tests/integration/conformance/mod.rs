@@ -104,6 +104,22 @@ macro_rules! conformance_suite {
 
 #[cfg(feature = "direct-sqlite")]
 conformance_suite!(sqlite, crate::support::sqlite::fresh());
+#[cfg(all(
+    feature = "registry-proxy",
+    feature = "registry-server",
+    feature = "direct-sqlite"
+))]
+conformance_suite!(registry, crate::support::registry::fresh());
+#[cfg(all(
+    feature = "registry-proxy",
+    feature = "registry-server",
+    feature = "direct-sqlite",
+    feature = "direct-postgres"
+))]
+conformance_suite!(
+    registry_postgres,
+    crate::support::registry::fresh_on_postgres()
+);
 #[cfg(feature = "direct-postgres")]
 conformance_suite!(postgres, crate::support::postgres_backend());
 

@@ -29,6 +29,37 @@ impl FreshBackend {
     }
 }
 
+/// The glance-registry process (`server::registry`) and a fresh backend behind it.
+#[cfg(all(
+    feature = "registry-proxy",
+    feature = "registry-server",
+    feature = "direct-sqlite"
+))]
+pub mod registry {
+    pub use super::server::registry::*;
+
+    /// A registry-proxy client on a fresh registry process (for the conformance suite).
+    pub async fn fresh() -> super::FreshBackend {
+        let registry = RegistryProcess::start().await;
+        let da: std::sync::Arc<dyn glance_rs::data_access::DataAccess> =
+            std::sync::Arc::new(registry.client(10.0));
+        super::FreshBackend::new(da, registry)
+    }
+
+    /// The same, with the registry on a fresh PostgreSQL database.
+    #[cfg(feature = "direct-postgres")]
+    pub async fn fresh_on_postgres() -> super::FreshBackend {
+        let (url, database) = super::postgres::fresh_database().await;
+        let registry = RegistryProcess::start_on_postgres(&url).await;
+        let log = registry.log();
+        assert!(log.contains("data_access.mode=direct-postgres"), "{log}");
+        let da: std::sync::Arc<dyn glance_rs::data_access::DataAccess> =
+            std::sync::Arc::new(registry.client(10.0));
+        // The registry goes first: the database is dropped after its last connection.
+        super::FreshBackend::new(da, (registry, database))
+    }
+}
+
 /// A fresh direct-postgres backend (its own database) for the conformance suite.
 #[cfg(feature = "direct-postgres")]
 pub async fn postgres_backend() -> FreshBackend {

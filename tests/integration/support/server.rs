@@ -6,6 +6,14 @@ use std::net::TcpListener;
 
 use glance_rs::config::{AuthMode, Service, Settings};
 
+#[cfg(all(
+    feature = "registry-proxy",
+    feature = "registry-server",
+    feature = "direct-sqlite"
+))]
+#[path = "registry.rs"]
+pub mod registry;
+
 pub struct TestServer {
     /// `http://127.0.0.1:PORT`
     pub base: String,
@@ -13,6 +21,8 @@ pub struct TestServer {
     pub client: reqwest::Client,
     handle: actix_web::dev::ServerHandle,
     _dir: tempfile::TempDir,
+    /// The glance-registry process behind a registry-proxy server (`GLANCE_TEST_MODE`).
+    _registry: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl TestServer {
@@ -39,6 +49,7 @@ impl TestServer {
         settings.store.path = dir.path().join("images").display().to_string();
         settings.server.workers = 2;
         tweak(&mut settings);
+        let registry = proxy_if_requested(&mut settings).await;
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let port = listener.local_addr().expect("local addr").port();
         let server = glance_rs::server::start(settings.clone(), listener)
@@ -52,6 +63,7 @@ impl TestServer {
             client: reqwest::Client::new(),
             handle,
             _dir: dir,
+            _registry: registry,
         }
     }
 
@@ -90,4 +102,35 @@ pub fn identity(project: &str, roles: &str) -> reqwest::header::HeaderMap {
     put("x-user-id", &format!("user-of-{project}"));
     put("x-roles", roles);
     headers
+}
+
+/// `GLANCE_TEST_MODE=registry-proxy`: run a direct-sqlite server's tests through a real
+/// glance-registry instead (the registry holds the database, the API none).
+#[cfg(all(
+    feature = "registry-proxy",
+    feature = "registry-server",
+    feature = "direct-sqlite"
+))]
+async fn proxy_if_requested(
+    settings: &mut Settings,
+) -> Option<Box<dyn std::any::Any + Send + Sync>> {
+    use glance_rs::data_access::Mode;
+    let wanted = std::env::var("GLANCE_TEST_MODE").is_ok_and(|m| m == "registry-proxy");
+    if !wanted || settings.data_access.mode != Mode::DirectSqlite {
+        return None;
+    }
+    let registry = registry::RegistryProcess::start().await;
+    settings.data_access.mode = Mode::RegistryProxy;
+    settings.database.url.clear();
+    settings.registry = registry.settings(10.0);
+    Some(Box::new(registry))
+}
+
+#[cfg(not(all(
+    feature = "registry-proxy",
+    feature = "registry-server",
+    feature = "direct-sqlite"
+)))]
+async fn proxy_if_requested(_: &mut Settings) -> Option<Box<dyn std::any::Any + Send + Sync>> {
+    None
 }

@@ -1,0 +1,461 @@
+//! The glance-registry v2 RPC wire format (`glance/common/rpc.py`), shared by the registry
+//! client (`registry_client`, feature `registry-proxy`) and the server (`registry_server`,
+//! feature `registry-server`), so both ends encode exactly alike.
+//!
+//! * Request: `POST /rpc`, body `[{"command": "<DataAccess method>", "kwargs": {…}}]`.
+//! * Reply: HTTP 200, one entry per command: the result, or
+//!   `{"_error": {"cls": "glance.common.exception.<Class>", "val": "<message>"}}`.
+//! * Datetimes travel as `{"_type": "datetime", "_value": "<Python isoformat, naive UTC>"}`.
+//! * The caller's `RequestContext` travels in the `X-Glance-Context` header (JSON, escaped to
+//!   ASCII), the shared secret in `Authorization: Bearer <registry.token>`.
+
+use chrono::{NaiveDateTime, Timelike};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::DataAccessError;
+use crate::domain::RequestContext;
+
+/// Header carrying the caller's context as JSON; the registry runs every call with it.
+pub const CONTEXT_HEADER: &str = "x-glance-context";
+
+/// The registry's reply carries its database time (`db;dur=<ms>`) in this header.
+pub const DB_TIME_HEADER: &str = "server-timing";
+
+/// Glance's exception module; classes outside it are reported as `RPCError`.
+const EXCEPTION_MODULE: &str = "glance.common.exception";
+
+/// Keys whose values are timestamps in the domain types (and `ImageFilters`).
+const TIMESTAMP_KEYS: [&str; 3] = ["created_at", "updated_at", "deleted_at"];
+
+/// Keys holding user data that must cross the wire untouched, whatever it looks like.
+const OPAQUE_KEYS: [&str; 2] = ["metadata", "properties"];
+
+/// One element of the request list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Command {
+    pub command: String,
+    pub kwargs: Map<String, Value>,
+}
+
+/// The `_error` of a failed command.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RemoteError {
+    pub cls: String,
+    pub val: String,
+}
+
+/// Python's `datetime.isoformat()` of a naive datetime: microseconds, none when zero.
+pub fn python_isoformat(ts: &NaiveDateTime) -> String {
+    let micros = ts.nanosecond() / 1_000;
+    if micros == 0 {
+        ts.format("%Y-%m-%dT%H:%M:%S").to_string()
+    } else {
+        format!("{}.{micros:06}", ts.format("%Y-%m-%dT%H:%M:%S"))
+    }
+}
+
+/// Parse `isoformat()` output (naive, or with an offset that is converted to UTC).
+pub fn parse_python_isoformat(text: &str) -> Option<NaiveDateTime> {
+    NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
+        .ok()
+        .or_else(|| {
+            chrono::DateTime::parse_from_rfc3339(text)
+                .ok()
+                .map(|dt| dt.naive_utc())
+        })
+}
+
+fn datetime_value(ts: &NaiveDateTime) -> Value {
+    serde_json::json!({"_type": "datetime", "_value": python_isoformat(ts)})
+}
+
+/// Turn the timestamp strings serde wrote for the domain types into wire datetimes.
+pub fn encode_datetimes(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(key, value)| {
+                    let value = if TIMESTAMP_KEYS.contains(&key.as_str()) {
+                        encode_timestamp_field(value)
+                    } else if OPAQUE_KEYS.contains(&key.as_str()) {
+                        value
+                    } else {
+                        encode_datetimes(value)
+                    };
+                    (key, value)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(encode_datetimes).collect()),
+        other => other,
+    }
+}
+
+/// A timestamp field: a string, null, or (in `ImageFilters`) a list of `[op, timestamp]`.
+fn encode_timestamp_field(value: Value) -> Value {
+    match value {
+        Value::String(text) => match NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M:%S%.f") {
+            Ok(ts) => datetime_value(&ts),
+            Err(_) => Value::String(text),
+        },
+        Value::Array(items) => {
+            Value::Array(items.into_iter().map(encode_timestamp_field).collect())
+        }
+        other => other,
+    }
+}
+
+/// Turn wire datetimes back into the strings serde reads for `NaiveDateTime`.
+/// A `_type: datetime` with an unreadable `_value` is an error (a broken peer).
+pub fn decode_datetimes(value: Value) -> Result<Value, String> {
+    match value {
+        Value::Object(map) => {
+            if map.get("_type").and_then(Value::as_str) == Some("datetime") {
+                let text = map
+                    .get("_value")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let ts = parse_python_isoformat(text)
+                    .ok_or_else(|| format!("invalid datetime {text:?}"))?;
+                return serde_json::to_value(ts).map_err(|e| e.to_string());
+            }
+            let mut decoded = Map::with_capacity(map.len());
+            for (key, value) in map {
+                let value = if OPAQUE_KEYS.contains(&key.as_str()) {
+                    value
+                } else {
+                    decode_datetimes(value)?
+                };
+                decoded.insert(key, value);
+            }
+            Ok(Value::Object(decoded))
+        }
+        Value::Array(items) => items
+            .into_iter()
+            .map(decode_datetimes)
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array),
+        other => Ok(other),
+    }
+}
+
+/// Glance's exception class for a failed command. `ImageNotFound` where the missing thing is
+/// the image itself, as `glance/db/sqlalchemy/api.py` raises it.
+pub fn error_class(command: &str, err: &DataAccessError) -> String {
+    let class = match err {
+        DataAccessError::NotFound(_) => match command {
+            "image_get" | "image_get_all" | "image_update" | "image_destroy" => "ImageNotFound",
+            _ => "NotFound",
+        },
+        DataAccessError::Forbidden(_) => "Forbidden",
+        DataAccessError::Conflict(_) => "Conflict",
+        DataAccessError::Duplicate(_) => "Duplicate",
+        DataAccessError::Invalid(_) => "Invalid",
+        DataAccessError::Unavailable(_) => "ServiceUnavailable",
+        DataAccessError::Backend(_) => "RPCError",
+    };
+    format!("{EXCEPTION_MODULE}.{class}")
+}
+
+pub fn error_entry(command: &str, err: &DataAccessError) -> Value {
+    let message = match err {
+        // Internals stay in the registry's log; the API shows a generic 500 anyway.
+        DataAccessError::Backend(_) => "The registry failed to run the command.".to_string(),
+        other => other.to_string(),
+    };
+    serde_json::json!({"_error": {"cls": error_class(command, err), "val": message}})
+}
+
+/// The `DataAccessError` a remote `_error` stands for (Glance's subclasses included).
+pub fn error_from_remote(remote: RemoteError) -> DataAccessError {
+    let class = remote
+        .cls
+        .strip_prefix(EXCEPTION_MODULE)
+        .and_then(|rest| rest.strip_prefix('.'));
+    let message = remote.val;
+    match class {
+        Some(
+            "NotFound"
+            | "ImageNotFound"
+            | "ImageMemberNotFound"
+            | "MemberNotFound"
+            | "ImageLocationNotFound",
+        ) => DataAccessError::NotFound(message),
+        Some("Forbidden" | "ForbiddenPublicImage" | "ProtectedImageDelete") => {
+            DataAccessError::Forbidden(message)
+        }
+        Some("Conflict" | "InvalidImageStatusTransition") => DataAccessError::Conflict(message),
+        Some("Duplicate") => DataAccessError::Duplicate(message),
+        Some(
+            "Invalid"
+            | "InvalidSortKey"
+            | "InvalidSortDir"
+            | "InvalidFilterRangeValue"
+            | "InvalidFilterOperatorValue"
+            | "InvalidParameterValue",
+        ) => DataAccessError::Invalid(message),
+        Some("ServiceUnavailable") => DataAccessError::Unavailable(message),
+        _ => DataAccessError::Backend(format!("registry error {}: {message}", remote.cls)),
+    }
+}
+
+/// The context header's value: JSON with every non-ASCII character escaped, so any user or
+/// project id survives an HTTP header.
+pub fn encode_context(ctx: &RequestContext) -> Result<String, String> {
+    let json = serde_json::to_string(ctx).map_err(|e| e.to_string())?;
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_ascii() && !c.is_ascii_control() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The `db;dur=<ms>` entry of a `Server-Timing` value.
+pub fn parse_db_time(server_timing: &str) -> Option<std::time::Duration> {
+    server_timing.split(',').find_map(|metric| {
+        let mut parts = metric.trim().split(';');
+        if parts.next() != Some("db") {
+            return None;
+        }
+        let ms: f64 = parts
+            .find_map(|p| p.trim().strip_prefix("dur="))?
+            .parse()
+            .ok()?;
+        std::time::Duration::try_from_secs_f64(ms / 1000.0).ok()
+    })
+}
+
+pub fn decode_context(header: &str) -> Result<RequestContext, String> {
+    serde_json::from_str(header).map_err(|e| e.to_string())
+}
+
+/// One registry command: its name on the wire, its kwargs (the `DataAccess` method's
+/// arguments by name) and its result. Client and server share these, so they cannot drift.
+pub trait Rpc: Serialize + DeserializeOwned {
+    const COMMAND: &'static str;
+    type Output: Serialize + DeserializeOwned;
+}
+
+macro_rules! rpc_command {
+    ($(#[$meta:meta])* $name:ident = $command:literal -> $output:ty {
+        $($(#[$field_meta:meta])* $field:ident: $ty:ty),* $(,)?
+    }) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            $($(#[$field_meta])* pub $field: $ty),*
+        }
+
+        impl Rpc for $name {
+            const COMMAND: &'static str = $command;
+            type Output = $output;
+        }
+    };
+}
+
+/// The kwargs of every command, named after the `DataAccess` method arguments.
+pub mod commands {
+    use super::*;
+    use crate::domain::{
+        Image, ImageChanges, ImageQuery, ImageStatus, Location, LocationStatus, Member,
+        MemberChanges, MemberQuery, NewImage, NewLocation, NewMember,
+    };
+
+    rpc_command!(ImageCreate = "image_create" -> Image { values: NewImage });
+    rpc_command!(ImageGet = "image_get" -> Image {
+        image_id: String,
+        #[serde(default)]
+        force_show_deleted: bool,
+    });
+    rpc_command!(ImageGetAll = "image_get_all" -> Vec<Image> {
+        #[serde(default)]
+        query: ImageQuery,
+    });
+    rpc_command!(ImageUpdate = "image_update" -> Image {
+        image_id: String,
+        values: ImageChanges,
+        #[serde(default)]
+        purge_props: bool,
+        #[serde(default)]
+        from_state: Option<ImageStatus>,
+    });
+    rpc_command!(ImageDestroy = "image_destroy" -> Image { image_id: String });
+    rpc_command!(ImageTagGetAll = "image_tag_get_all" -> Vec<String> { image_id: String });
+    rpc_command!(ImageTagCreate = "image_tag_create" -> () { image_id: String, value: String });
+    rpc_command!(ImageTagDelete = "image_tag_delete" -> () { image_id: String, value: String });
+    rpc_command!(ImageTagSetAll = "image_tag_set_all" -> () {
+        image_id: String,
+        tags: Vec<String>,
+    });
+    rpc_command!(ImageMemberCreate = "image_member_create" -> Member { values: NewMember });
+    rpc_command!(ImageMemberUpdate = "image_member_update" -> Member {
+        member_id: i64,
+        values: MemberChanges,
+    });
+    rpc_command!(ImageMemberDelete = "image_member_delete" -> () { member_id: i64 });
+    rpc_command!(ImageMemberFind = "image_member_find" -> Vec<Member> {
+        #[serde(default)]
+        query: MemberQuery,
+    });
+    rpc_command!(ImageMemberCount = "image_member_count" -> i64 { image_id: String });
+    rpc_command!(ImageLocationAdd = "image_location_add" -> Location {
+        image_id: String,
+        location: NewLocation,
+    });
+    rpc_command!(ImageLocationUpdate = "image_location_update" -> () {
+        image_id: String,
+        location: Location,
+    });
+    rpc_command!(ImageLocationDelete = "image_location_delete" -> () {
+        image_id: String,
+        location_id: i64,
+        status: LocationStatus,
+    });
+    rpc_command!(
+        /// Not a DB-API call: checks the database behind the registry.
+        Health = "health" -> () {}
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ts(text: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").expect("valid timestamp")
+    }
+
+    #[test]
+    fn isoformat_matches_python() {
+        assert_eq!(
+            python_isoformat(&ts("2020-06-30T17:44:53.123456")),
+            "2020-06-30T17:44:53.123456"
+        );
+        assert_eq!(
+            python_isoformat(&ts("2020-06-30T17:44:53.000001")),
+            "2020-06-30T17:44:53.000001"
+        );
+        assert_eq!(
+            python_isoformat(&ts("2020-06-30T17:44:53.5")),
+            "2020-06-30T17:44:53.500000"
+        );
+        assert_eq!(
+            python_isoformat(&ts("2020-06-30T17:44:53")),
+            "2020-06-30T17:44:53"
+        );
+        // Nanoseconds below a microsecond are dropped, as Python has none.
+        assert_eq!(
+            python_isoformat(&ts("2020-06-30T17:44:53.000000900")),
+            "2020-06-30T17:44:53"
+        );
+    }
+
+    #[test]
+    fn timestamps_round_trip_and_opaque_data_is_untouched() {
+        let original = json!({
+            "id": "x",
+            "created_at": "2020-06-30T17:44:53.123456",
+            "updated_at": null,
+            "deleted_at": "2020-06-30T17:44:53",
+            "properties": {"created_at": "2020-01-01T00:00:00.5"},
+            "locations": [{"metadata": {"_type": "datetime", "_value": "nonsense"}}],
+            "filters": {"created_at": [["gt", "2021-01-01T00:00:00"]]},
+        });
+        let wire = encode_datetimes(original.clone());
+        assert_eq!(
+            wire["created_at"],
+            json!({"_type": "datetime", "_value": "2020-06-30T17:44:53.123456"})
+        );
+        assert_eq!(wire["deleted_at"]["_value"], "2020-06-30T17:44:53");
+        assert_eq!(wire["updated_at"], Value::Null);
+        assert_eq!(
+            wire["filters"]["created_at"][0][1]["_value"],
+            "2021-01-01T00:00:00"
+        );
+        assert_eq!(wire["properties"], original["properties"]);
+        assert_eq!(decode_datetimes(wire).expect("decodes"), original);
+    }
+
+    #[test]
+    fn bad_wire_datetime_is_an_error() {
+        let err = decode_datetimes(json!({"a": {"_type": "datetime", "_value": "soon"}}));
+        assert!(err.is_err());
+    }
+
+    #[test]
+    fn every_error_crosses_unchanged() {
+        let errors = [
+            DataAccessError::NotFound("n".into()),
+            DataAccessError::Forbidden("f".into()),
+            DataAccessError::Conflict("c".into()),
+            DataAccessError::Duplicate("d".into()),
+            DataAccessError::Invalid("i".into()),
+            DataAccessError::Unavailable("u".into()),
+        ];
+        for command in ["image_get", "image_tag_delete"] {
+            for err in &errors {
+                let entry = error_entry(command, err);
+                let remote: RemoteError =
+                    serde_json::from_value(entry["_error"].clone()).expect("shape");
+                assert!(remote.cls.starts_with("glance.common.exception."));
+                assert_eq!(&error_from_remote(remote), err);
+            }
+        }
+        assert_eq!(
+            error_class("image_get", &DataAccessError::NotFound(String::new())),
+            "glance.common.exception.ImageNotFound"
+        );
+        let backend = error_entry("image_get", &DataAccessError::Backend("secret sql".into()));
+        assert_eq!(backend["_error"]["cls"], "glance.common.exception.RPCError");
+        assert!(!backend.to_string().contains("secret sql"));
+        let foreign = RemoteError {
+            cls: "builtins.TypeError".into(),
+            val: "x".into(),
+        };
+        assert!(matches!(
+            error_from_remote(foreign),
+            DataAccessError::Backend(_)
+        ));
+    }
+
+    #[test]
+    fn db_time_is_read_from_server_timing() {
+        let ms = |v: Option<std::time::Duration>| v.map(|d| d.as_micros());
+        assert_eq!(ms(parse_db_time("db;dur=1.250")), Some(1250));
+        assert_eq!(
+            ms(parse_db_time("total;dur=3, db;desc=x;dur=0.5")),
+            Some(500)
+        );
+        assert_eq!(parse_db_time("total;dur=3"), None);
+        assert_eq!(parse_db_time("db;dur=-1"), None);
+    }
+
+    #[test]
+    fn context_header_is_ascii_and_round_trips() {
+        let ctx = RequestContext {
+            user_id: Some("üser".into()),
+            project_id: Some("p\u{1F600}".into()),
+            roles: vec!["member".into(), "reader".into()],
+            is_admin: false,
+            read_only: true,
+            request_id: "req-1".into(),
+        };
+        let header = encode_context(&ctx).expect("encodes");
+        assert!(
+            header.bytes().all(|b| (0x20..0x7f).contains(&b)),
+            "{header}"
+        );
+        assert_eq!(decode_context(&header).expect("decodes"), ctx);
+    }
+}
