@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
-# Every test: unit tests, the data-access conformance suite on SQLite, PostgreSQL (a throwaway
-# cluster unless GLANCE_TEST_DATABASE_URL is set) and through glance-registry, the API tests
-# and the Gherkin features. Extra arguments go to `cargo test`.
+# Every test: unit tests; the data-access conformance suite on SQLite, on PostgreSQL (a throwaway
+# cluster unless GLANCE_TEST_DATABASE_URL is set) and through a real glance-registry; the API
+# tests and the Gherkin features in every mode: direct-sqlite, direct-postgres, and through the
+# registry (the "glance-api only" and the "registry" jobs). Extra arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-deps.sh
+
+echo "== all tests (API and features on direct-sqlite)"
 cargo test --all-features "$@"
+
+for mode in direct-postgres registry-proxy; do
+  echo "== API tests and features with GLANCE_TEST_MODE=$mode"
+  GLANCE_TEST_MODE=$mode cargo test --all-features --test integration "$@" api::
+  GLANCE_TEST_MODE=$mode cargo test --all-features --test bdd "$@"
+done
