@@ -26,5 +26,6 @@ pub mod data_access;
 pub mod domain;
 pub mod error;
 pub mod metrics;
+pub mod recovery;
 pub mod server;
 pub mod store;

@@ -3,5 +3,6 @@
 
 mod api;
 mod conformance;
+mod hostile;
 mod prometheus;
 mod support;
