@@ -675,3 +675,6 @@ mod tests {
         assert!(parse_isotime("tomorrow").is_none());
     }
 }
+
+#[cfg(test)]
+mod proptests;

@@ -864,7 +864,7 @@ pub fn upload_cases(t: &Targets) -> Vec<Case> {
             (
                 vec![octet(), ("Transfer-Encoding", b"chunked".to_vec())],
                 b"zz\r\nhello\r\n0\r\n\r\n".to_vec(),
-                Finish::HalfClose,
+                Finish::Wait,
             )
         }),
         ("chunk shorter than its size", || {
@@ -878,21 +878,21 @@ pub fn upload_cases(t: &Targets) -> Vec<Case> {
             (
                 vec![octet(), ("Transfer-Encoding", b"chunked".to_vec())],
                 b"2\r\nhello\r\n0\r\n\r\n".to_vec(),
-                Finish::HalfClose,
+                Finish::Wait,
             )
         }),
         ("chunk size huge", || {
             (
                 vec![octet(), ("Transfer-Encoding", b"chunked".to_vec())],
                 b"ffffffffffffffffffff\r\nhello\r\n".to_vec(),
-                Finish::HalfClose,
+                Finish::Wait,
             )
         }),
         ("chunk size negative", || {
             (
                 vec![octet(), ("Transfer-Encoding", b"chunked".to_vec())],
                 b"-5\r\nhello\r\n0\r\n\r\n".to_vec(),
-                Finish::HalfClose,
+                Finish::Wait,
             )
         }),
         ("chunked without last chunk, half-closes", || {
@@ -920,7 +920,7 @@ pub fn upload_cases(t: &Targets) -> Vec<Case> {
             (
                 vec![octet(), ("Transfer-Encoding", b"chunked".to_vec())],
                 b"5\nhello\n0\n\n".to_vec(),
-                Finish::HalfClose,
+                Finish::Wait,
             )
         }),
         ("transfer-encoding gzip", || {
@@ -996,14 +996,28 @@ pub fn upload_cases(t: &Targets) -> Vec<Case> {
             let path = format!("/v2/images/{image}/file");
             let headers: Vec<(&str, &[u8])> =
                 headers.iter().map(|(n, v)| (*n, v.as_slice())).collect();
-            Case::new(
+            let case = Case::new(
                 format!("upload {label}"),
                 t.call("PUT", path.as_bytes(), &headers, &body),
             )
-            .finishing(finish)
+            .finishing(finish);
+            if CORRUPT_CHUNKING.contains(&label) {
+                case.upstream_drop()
+            } else {
+                case
+            }
         })
         .collect()
 }
+
+/// Chunked bodies actix-http cannot decode: it drops the connection (see `Case`).
+const CORRUPT_CHUNKING: &[&str] = &[
+    "chunk size not hex",
+    "chunk longer than its size",
+    "chunk size huge",
+    "chunk size negative",
+    "chunked with bare LF",
+];
 
 fn octet() -> (&'static str, Vec<u8>) {
     ("Content-Type", b"application/octet-stream".to_vec())
