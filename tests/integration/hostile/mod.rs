@@ -250,7 +250,13 @@ impl Tally {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_inputs_get_glance_answers_and_lose_nothing() {
-    let api = start_trusted(&[("GLANCE__LIMITS__IMAGE_SIZE_CAP", "4194304".into())]).await;
+    // A short stale-upload threshold: uploads that actix-http drops on corrupt chunking can
+    // stay `saving` under load, and the recovery rule must put them back (docs/operations.md).
+    let api = start_trusted(&[
+        ("GLANCE__LIMITS__IMAGE_SIZE_CAP", "4194304".into()),
+        ("GLANCE__STORE__STALE_UPLOAD_SECONDS", "5".into()),
+    ])
+    .await;
     let store = api.dir.path().join("images");
     let seeds = seed(&api, &[1, 1_000, 100_000, 700_000]).await;
     let victim = create(&api, json!({"name": "victim"})).await;
