@@ -116,6 +116,9 @@ pub fn redact_url(url: &str) -> String {
 pub struct StoreSettings {
     /// Folder for image data (Glance's filesystem store `filesystem_store_datadir`).
     pub path: String,
+    /// An image `saving` for longer than this without its uploader touching it is reset to
+    /// `queued` by any node (see `recovery`); uploaders touch it every quarter of this.
+    pub stale_upload_seconds: u64,
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -203,6 +206,7 @@ impl Settings {
             },
             store: StoreSettings {
                 path: "var/images".to_string(),
+                stale_upload_seconds: 3600,
             },
             auth: AuthSettings {
                 mode: AuthMode::Noauth,

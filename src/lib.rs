@@ -26,6 +26,7 @@ pub mod data_access;
 pub mod domain;
 pub mod error;
 pub mod metrics;
+pub mod recovery;
 #[cfg(feature = "registry-server")]
 pub mod registry_server;
 pub mod server;

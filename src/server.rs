@@ -32,6 +32,11 @@ pub async fn start(
     let handle = metrics::install();
     metrics::record_build_info("glance-api", settings.data_access.mode.as_str());
     let store = Arc::new(Store::open(&settings.store.path).map_err(StartError::Store)?);
+    crate::recovery::spawn(
+        db.clone(),
+        store.clone(),
+        settings.store.stale_upload_seconds,
+    );
     let state = web::Data::new(AppState {
         db,
         store,

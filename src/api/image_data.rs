@@ -21,6 +21,7 @@ use crate::domain::{
 };
 use crate::error::ApiError;
 use crate::metrics;
+use crate::recovery;
 use crate::store::{Store, Written};
 
 pub async fn upload(
@@ -97,7 +98,7 @@ pub async fn upload(
         data_committed: false,
     };
     let cap = state.settings.limits.image_size_cap;
-    let written = match receive(&state.store, &image_id, payload, declared, cap).await {
+    let written = match receive(&state, &ctx, &image_id, payload, declared, cap).await {
         Ok(written) => written,
         Err(err) => {
             guard.armed = false;
@@ -187,7 +188,8 @@ fn declared_size(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
 
 /// Stream the body into the store, enforcing the size cap and the declared size.
 async fn receive(
-    store: &Store,
+    state: &State,
+    ctx: &RequestContext,
     image_id: &str,
     mut payload: web::Payload,
     declared: Option<u64>,
@@ -199,8 +201,21 @@ async fn receive(
         return Err(too_large());
     }
     let _in_progress = metrics::UploadInProgress::start();
+    let store = &state.store;
     let mut upload = store.begin_upload(image_id).await.map_err(store_error)?;
-    while let Some(chunk) = payload.next().await {
+    let mut heartbeat = tokio::time::interval(recovery::heartbeat_interval(
+        state.settings.store.stale_upload_seconds,
+    ));
+    heartbeat.tick().await;
+    loop {
+        let next = tokio::select! {
+            next = payload.next() => next,
+            _ = heartbeat.tick() => {
+                touch_saving(state, ctx, image_id).await?;
+                continue;
+            }
+        };
+        let Some(chunk) = next else { break };
         let chunk = chunk.map_err(|err| {
             log::info!("upload of image {image_id} interrupted: {err}");
             ApiError::bad_request("Error reading the image data from the request.")
@@ -222,6 +237,32 @@ async fn receive(
         .commit(&store.path_for(image_id))
         .await
         .map_err(store_error)
+}
+
+/// Tell other nodes this upload is alive (`updated_at`), while the image is still ours.
+async fn touch_saving(state: &State, ctx: &RequestContext, image_id: &str) -> Result<(), ApiError> {
+    match state
+        .db
+        .image_update(
+            ctx,
+            image_id,
+            ImageChanges::default(),
+            false,
+            Some(ImageStatus::Saving),
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(DataAccessError::Conflict(_) | DataAccessError::NotFound(_)) => {
+            Err(ApiError::conflict(format!(
+                "Image {image_id} is no longer saving: its upload was stopped."
+            )))
+        }
+        Err(err) => {
+            log::warn!("cannot touch uploading image {image_id}: {err}");
+            Ok(())
+        }
+    }
 }
 
 fn size_mismatch(declared: u64, received: u64) -> ApiError {
@@ -411,6 +452,8 @@ fn requested_range(req: &HttpRequest, size: u64) -> Result<Option<(u64, u64)>, A
             return Err(bad_start("Range"));
         }
         return match (first, last) {
+            // `bytes=-0` asks for no byte at all.
+            (None, Some(0)) => Err(ApiError::range_not_satisfiable("Invalid Range header.")),
             (None, Some(suffix)) => Ok(Some((size.saturating_sub(suffix), size - 1))),
             (Some(first), _) if first >= size => Err(bad_start("Range")),
             (Some(first), Some(last)) if last < first => {

@@ -118,8 +118,19 @@ pub fn image_query(pairs: &[(String, String)], limits: &Limits) -> Result<ImageQ
             add_filter(&mut query, &key, &value)?;
         }
     }
+    let f = &query.filters;
+    let filter_count = f.tags.len() + f.properties.len() + f.columns.len();
+    if filter_count > MAX_FILTERS {
+        // Each filter is one SQL condition: hundreds would pass the database's limits.
+        return Err(ApiError::bad_request(format!(
+            "Too many filters: {filter_count} given, at most {MAX_FILTERS} are supported."
+        )));
+    }
     Ok(query)
 }
+
+/// At most this many tag, property and column filters in one list request.
+pub const MAX_FILTERS: usize = 100;
 
 fn parse_bool_filter(name: &str, value: &str) -> Result<bool, ApiError> {
     match value {
@@ -664,3 +675,6 @@ mod tests {
         assert!(parse_isotime("tomorrow").is_none());
     }
 }
+
+#[cfg(test)]
+mod proptests;

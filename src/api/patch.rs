@@ -643,4 +643,6 @@ fn diff(image: &Image, draft: Draft) -> ImageChanges {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;

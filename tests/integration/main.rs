@@ -5,6 +5,7 @@ mod api;
 // Every backend the suite runs against (the registry included) needs a direct backend.
 #[cfg(any(feature = "direct-sqlite", feature = "direct-postgres"))]
 mod conformance;
+mod hostile;
 #[cfg(feature = "direct-postgres")]
 mod postgres;
 mod prometheus;

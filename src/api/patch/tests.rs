@@ -4,7 +4,7 @@ use super::*;
 use crate::config::{Service, Settings};
 use serde_json::json;
 
-fn image(status: ImageStatus) -> Image {
+pub(super) fn image(status: ImageStatus) -> Image {
     let now = crate::domain::now();
     Image {
         id: "09347783-2591-4fb1-96da-0255acf47d73".into(),
@@ -33,7 +33,7 @@ fn image(status: ImageStatus) -> Image {
     }
 }
 
-const OWNER: Patcher = Patcher {
+pub(super) const OWNER: Patcher = Patcher {
     is_admin: false,
     may_modify: true,
 };
@@ -46,7 +46,7 @@ const ADMIN: Patcher = Patcher {
     may_modify: true,
 };
 
-fn limits() -> Limits {
+pub(super) fn limits() -> Limits {
     Settings::defaults(Service::Api).limits
 }
 

@@ -80,6 +80,12 @@ impl ApiProcess {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// SIGKILL (no cleanup of any kind runs), then reap the process.
+    pub fn kill_hard(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Drop for ApiProcess {
