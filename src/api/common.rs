@@ -16,6 +16,8 @@ pub async fn find_image(
     image_id: &str,
 ) -> Result<Image, ApiError> {
     match state.db.image_get(ctx, image_id, false).await {
+        // Backends show admins soft-deleted rows (Glance's can_see_deleted); the API never does.
+        Ok(image) if image.deleted => Err(ApiError::image_not_found(image_id)),
         Ok(image) => Ok(image),
         Err(DataAccessError::NotFound(_) | DataAccessError::Forbidden(_)) => {
             Err(ApiError::image_not_found(image_id))

@@ -8,6 +8,7 @@ pub mod middleware;
 mod actions;
 pub mod common;
 mod image_data;
+mod image_view;
 mod images;
 mod list_params;
 mod members;
