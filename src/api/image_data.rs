@@ -1,9 +1,471 @@
-//! (in progress)
+//! `PUT /v2/images/{id}/file` (upload) and `GET /v2/images/{id}/file` (download), §5.2–§5.3.
+//!
+//! An upload moves the image queued → saving with a compare-and-set, streams the body into a
+//! temporary file while hashing it, renames the file into place and saves the image active with
+//! a second compare-and-set (saving → active). Whatever goes wrong in between — a bad size, the
+//! size cap, a store error, the client vanishing, the request future being dropped — puts the
+//! image back to queued and leaves no data behind.
+
+use actix_web::body::SizedStream;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+
+use crate::api::auth::Caller;
+use crate::api::common::{ensure_writable, find_image, reject_body};
+use crate::api::middleware::no_content;
+use crate::api::State;
+use crate::data_access::DataAccessError;
+use crate::domain::{
+    policy, ImageChanges, ImageStatus, LocationStatus, NewLocation, RequestContext,
+};
 use crate::error::ApiError;
-use actix_web::HttpResponse;
-pub async fn download() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::not_implemented())
+use crate::store::{Store, Written};
+
+pub async fn upload(
+    req: HttpRequest,
+    state: State,
+    Caller(ctx): Caller,
+    image_id: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let image_id = image_id.into_inner();
+    check_octet_stream(&req)?;
+    let declared = declared_size(&req)?;
+    ensure_writable(&ctx)?;
+    let image = find_image(&state, &ctx, &image_id).await?;
+    if !policy::is_image_mutable(&ctx, &image) {
+        return Err(ApiError::forbidden(format!(
+            "Not allowed to upload image data for image {image_id}"
+        )));
+    }
+    if image.status != ImageStatus::Queued {
+        return Err(ApiError::conflict(format!(
+            "Image status transition from {} to saving is not allowed",
+            image.status
+        )));
+    }
+    let missing: Vec<&str> = [
+        ("disk_format", &image.disk_format),
+        ("container_format", &image.container_format),
+    ]
+    .into_iter()
+    .filter(|(_, value)| value.as_deref().is_none_or(str::is_empty))
+    .map(|(name, _)| name)
+    .collect();
+    match missing.as_slice() {
+        [] => {}
+        [one] => {
+            return Err(ApiError::bad_request(format!(
+                "Property {one} must be set prior to saving data."
+            )))
+        }
+        many => {
+            return Err(ApiError::bad_request(format!(
+                "Properties {} must be set prior to saving data.",
+                many.join(", ")
+            )))
+        }
+    }
+
+    let saving = ImageChanges {
+        status: Some(ImageStatus::Saving),
+        ..ImageChanges::default()
+    };
+    match state
+        .db
+        .image_update(&ctx, &image_id, saving, false, Some(ImageStatus::Queued))
+        .await
+    {
+        Ok(_) => {}
+        Err(DataAccessError::Conflict(_)) => {
+            return Err(ApiError::conflict(
+                "Image status transition from queued to saving is not allowed",
+            ))
+        }
+        Err(DataAccessError::NotFound(_)) => return Err(ApiError::image_not_found(&image_id)),
+        Err(err) => return Err(err.into()),
+    }
+
+    // From here on the image is ours in `saving`; the guard undoes that if we never finish.
+    let mut guard = SavingGuard {
+        state: state.clone(),
+        ctx: ctx.clone(),
+        image_id: image_id.clone(),
+        armed: true,
+    };
+    let cap = state.settings.limits.image_size_cap;
+    let written = match receive(&state.store, &image_id, payload, declared, cap).await {
+        Ok(written) => written,
+        Err(err) => {
+            guard.armed = false;
+            undo_saving(&state, &ctx, &image_id).await;
+            return Err(err);
+        }
+    };
+
+    let size = i64::try_from(written.size).unwrap_or(i64::MAX);
+    let active = ImageChanges {
+        status: Some(ImageStatus::Active),
+        size: Some(Some(size)),
+        virtual_size: Some(Some(size)),
+        checksum: Some(Some(written.md5)),
+        os_hash_algo: Some(Some("sha512".to_string())),
+        os_hash_value: Some(Some(written.sha512)),
+        add_locations: vec![NewLocation {
+            url: state.store.url_for(&image_id),
+            metadata: serde_json::Map::new(),
+            status: LocationStatus::Active,
+        }],
+        ..ImageChanges::default()
+    };
+    let saved = state
+        .db
+        .image_update(&ctx, &image_id, active, false, Some(ImageStatus::Saving))
+        .await;
+    guard.armed = false;
+    match saved {
+        Ok(_) => Ok(no_content()),
+        Err(DataAccessError::NotFound(_) | DataAccessError::Conflict(_)) => {
+            log::warn!("image {image_id} was deleted or changed during its upload; data removed");
+            remove_data(&state.store, &image_id).await;
+            Err(ApiError::gone(format!(
+                "Image {image_id} could not be found after upload. The image may have been \
+                 deleted during the upload, cleaning up the chunks uploaded."
+            )))
+        }
+        Err(err) => {
+            undo_saving(&state, &ctx, &image_id).await;
+            Err(err.into())
+        }
+    }
 }
-pub async fn upload() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::not_implemented())
+
+/// Glance accepts only `application/octet-stream` (parameters ignored).
+fn check_octet_stream(req: &HttpRequest) -> Result<(), ApiError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let essence = content_type
+        .as_deref()
+        .and_then(|ct| ct.split(';').next())
+        .map(|ct| ct.trim().to_ascii_lowercase());
+    match essence.as_deref() {
+        Some("application/octet-stream") => Ok(()),
+        Some(other) => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("Invalid content type {other}"),
+        )),
+        None => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Invalid content type None",
+        )),
+    }
+}
+
+/// The size the client says it sends: `x-openstack-image-size`, else `Content-Length`.
+fn declared_size(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
+    if let Some(value) = req.headers().get("x-openstack-image-size") {
+        let text = String::from_utf8_lossy(value.as_bytes()).trim().to_string();
+        return text.parse::<u64>().map(Some).map_err(|_| {
+            ApiError::bad_request(format!(
+                "Invalid x-openstack-image-size header value {text:?}: an integer is expected."
+            ))
+        });
+    }
+    Ok(req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|&n| n > 0))
+}
+
+/// Stream the body into the store, enforcing the size cap and the declared size.
+async fn receive(
+    store: &Store,
+    image_id: &str,
+    mut payload: web::Payload,
+    declared: Option<u64>,
+    cap: u64,
+) -> Result<Written, ApiError> {
+    let too_large =
+        || ApiError::too_large("The incoming image is too large: The provided image is too large.");
+    if declared.is_some_and(|size| size > cap) {
+        return Err(too_large());
+    }
+    let mut upload = store.begin_upload(image_id).await.map_err(store_error)?;
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|err| {
+            log::info!("upload of image {image_id} interrupted: {err}");
+            ApiError::bad_request("Error reading the image data from the request.")
+        })?;
+        let received = upload.size() + chunk.len() as u64;
+        if received > cap {
+            return Err(too_large());
+        }
+        if let Some(size) = declared.filter(|&size| received > size) {
+            return Err(size_mismatch(size, received));
+        }
+        upload.write(&chunk).await.map_err(store_error)?;
+    }
+    if let Some(size) = declared.filter(|&size| size != upload.size()) {
+        return Err(size_mismatch(size, upload.size()));
+    }
+    upload
+        .commit(&store.path_for(image_id))
+        .await
+        .map_err(store_error)
+}
+
+fn size_mismatch(declared: u64, received: u64) -> ApiError {
+    ApiError::bad_request(format!(
+        "Size of the uploaded data ({received} bytes or more) does not match the declared \
+         image size ({declared} bytes)."
+    ))
+}
+
+fn store_error(err: std::io::Error) -> ApiError {
+    match err.kind() {
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+            log::error!("image store full: {err}");
+            ApiError::too_large(format!("Image storage media is full: {err}"))
+        }
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+            log::error!("image store not writable: {err}");
+            ApiError::service_unavailable(format!(
+                "Insufficient permissions on image storage media: {err}"
+            ))
+        }
+        _ => ApiError::internal(format!("image store: {err}")),
+    }
+}
+
+/// Put an image we hold in `saving` back to `queued` (size cleared) and drop any data we
+/// renamed into place, unless the image went active meanwhile with that data.
+async fn undo_saving(state: &State, ctx: &RequestContext, image_id: &str) {
+    let queued = ImageChanges {
+        status: Some(ImageStatus::Queued),
+        size: Some(None),
+        virtual_size: Some(None),
+        ..ImageChanges::default()
+    };
+    let restored = state
+        .db
+        .image_update(ctx, image_id, queued, false, Some(ImageStatus::Saving))
+        .await;
+    let keep_data = match restored {
+        Ok(_) | Err(DataAccessError::NotFound(_)) => false,
+        Err(DataAccessError::Conflict(_)) => {
+            // Not saving any more: keep the data only if it is what the image now points at.
+            let url = state.store.url_for(image_id);
+            state
+                .db
+                .image_get(ctx, image_id, false)
+                .await
+                .is_ok_and(|image| {
+                    image.status != ImageStatus::Queued
+                        && image.locations.iter().any(|l| l.url == url)
+                })
+        }
+        Err(err) => {
+            log::error!("cannot restore image {image_id} to queued: {err}");
+            false
+        }
+    };
+    if !keep_data {
+        remove_data(&state.store, image_id).await;
+    }
+}
+
+async fn remove_data(store: &Store, image_id: &str) {
+    if let Err(err) = store.delete(image_id).await {
+        log::error!("cannot remove data of image {image_id}: {err}");
+    }
+}
+
+/// Undoes `saving` when the upload future is dropped before it finished (actix drops the
+/// handler when the client disconnects). The temporary file itself is removed by `Upload`.
+struct SavingGuard {
+    state: State,
+    ctx: RequestContext,
+    image_id: String,
+    armed: bool,
+}
+
+impl Drop for SavingGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let (state, ctx, image_id) = (self.state.clone(), self.ctx.clone(), self.image_id.clone());
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move { undo_saving(&state, &ctx, &image_id).await });
+            }
+            Err(_) => log::error!("upload of image {image_id} abandoned outside a runtime"),
+        }
+    }
+}
+
+pub async fn download(
+    req: HttpRequest,
+    state: State,
+    Caller(ctx): Caller,
+    image_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    reject_body(&req)?;
+    let image = find_image(&state, &ctx, &image_id).await?;
+    if image.status == ImageStatus::Deactivated && !ctx.is_admin {
+        return Err(ApiError::forbidden(
+            "The requested image has been deactivated. Image data download is forbidden.",
+        ));
+    }
+    let data_path = image
+        .locations
+        .iter()
+        .filter(|l| l.status == LocationStatus::Active)
+        .find_map(|l| state.store.path_from_url(&l.url));
+    let Some(data_path) = data_path else {
+        return Ok(no_content());
+    };
+    let size = match image.size.and_then(|s| u64::try_from(s).ok()) {
+        Some(size) => size,
+        None => match tokio::fs::metadata(&data_path).await {
+            Ok(meta) => meta.len(),
+            Err(_) => return Ok(no_content()),
+        },
+    };
+    let range = requested_range(&req, size)?;
+    let (start, length) = range.map_or((0, size), |(start, end)| (start, end - start + 1));
+    let stream = match Store::read_range(&data_path, start, length).await {
+        Ok(stream) => stream,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(no_content()),
+        Err(err) => return Err(ApiError::internal(format!("image store: {err}"))),
+    };
+    let mut response = HttpResponse::build(if range.is_some() {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    });
+    response.content_type("application/octet-stream");
+    if let Some((start, end)) = range {
+        response.insert_header((header::CONTENT_RANGE, format!("bytes {start}-{end}/{size}")));
+    }
+    if let Some(checksum) = image.checksum.as_deref() {
+        response.insert_header(("Content-MD5", checksum));
+    }
+    Ok(response.body(SizedStream::new(length, stream)))
+}
+
+/// The byte range asked for (inclusive), from `Range` or Glance's legacy request
+/// `Content-Range`; `None` for the whole image.
+fn requested_range(req: &HttpRequest, size: u64) -> Result<Option<(u64, u64)>, ApiError> {
+    let text = |name| {
+        req.headers()
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string())
+    };
+    let bad_start = |which: &str| {
+        ApiError::range_not_satisfiable(format!(
+            "Invalid start position in {which} header. Start position MUST be in the inclusive \
+             range [0, {}].",
+            size.saturating_sub(1)
+        ))
+    };
+    if let Some(range) = text(header::RANGE) {
+        if range.contains(',') {
+            return Err(ApiError::bad_request(
+                "Requests with multiple ranges are not supported in Glance. You may make \
+                 multiple single-range requests instead.",
+            ));
+        }
+        let (first, last) = parse_byte_range(&range)
+            .ok_or_else(|| ApiError::range_not_satisfiable("Invalid Range header."))?;
+        if size == 0 {
+            return Err(bad_start("Range"));
+        }
+        return match (first, last) {
+            (None, Some(suffix)) => Ok(Some((size.saturating_sub(suffix), size - 1))),
+            (Some(first), _) if first >= size => Err(bad_start("Range")),
+            (Some(first), Some(last)) if last < first => {
+                Err(ApiError::range_not_satisfiable("Invalid Range header."))
+            }
+            (Some(first), last) => Ok(Some((first, last.map_or(size - 1, |l| l.min(size - 1))))),
+            (None, None) => Err(ApiError::range_not_satisfiable("Invalid Range header.")),
+        };
+    }
+    if let Some(content_range) = text(header::CONTENT_RANGE) {
+        let invalid = || ApiError::range_not_satisfiable("Invalid Content-Range header.");
+        let (first, last, length) = parse_content_range(&content_range).ok_or_else(invalid)?;
+        if length.is_none() && last >= size {
+            return Err(ApiError::range_not_satisfiable(format!(
+                "Invalid stop position in Content-Range header. The stop position MUST be in \
+                 the inclusive range [0, {}].",
+                size.saturating_sub(1)
+            )));
+        }
+        if first >= size {
+            return Err(bad_start("Content-Range"));
+        }
+        return Ok(Some((first, last.min(size - 1))));
+    }
+    Ok(None)
+}
+
+/// `bytes=a-b`, `bytes=a-`, `bytes=-n` → (a, b) with either side optional.
+fn parse_byte_range(text: &str) -> Option<(Option<u64>, Option<u64>)> {
+    let (unit, spec) = text.split_once('=')?;
+    if !unit.trim().eq_ignore_ascii_case("bytes") {
+        return None;
+    }
+    let (first, last) = spec.split_once('-')?;
+    let number = |s: &str| -> Option<Option<u64>> {
+        let s = s.trim();
+        if s.is_empty() {
+            Some(None)
+        } else if s.bytes().all(|b| b.is_ascii_digit()) {
+            s.parse().ok().map(Some)
+        } else {
+            None
+        }
+    };
+    Some((number(first)?, number(last)?))
+}
+
+/// `bytes a-b/len` or `bytes a-b/*` (webob's `ContentRange.parse`): a ≤ b, b < len.
+fn parse_content_range(text: &str) -> Option<(u64, u64, Option<u64>)> {
+    let rest = text.strip_prefix("bytes")?;
+    let rest = rest.strip_prefix('=').unwrap_or(rest).trim_start();
+    let (span, length) = rest.split_once('/')?;
+    let (first, last) = span.split_once('-')?;
+    let first: u64 = first.trim().parse().ok()?;
+    let last: u64 = last.trim().parse().ok()?;
+    let length = match length.trim() {
+        "*" => None,
+        n => Some(n.parse::<u64>().ok()?),
+    };
+    if last < first || length.is_some_and(|len| last >= len) {
+        return None;
+    }
+    Some((first, last, length))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_ranges_parse_like_webob() {
+        assert_eq!(parse_byte_range("bytes=0-4"), Some((Some(0), Some(4))));
+        assert_eq!(parse_byte_range("bytes=5-"), Some((Some(5), None)));
+        assert_eq!(parse_byte_range("bytes=-3"), Some((None, Some(3))));
+        assert_eq!(parse_byte_range("items=0-4"), None);
+        assert_eq!(parse_byte_range("bytes=a-4"), None);
+        assert_eq!(parse_content_range("bytes 2-5/*"), Some((2, 5, None)));
+        assert_eq!(parse_content_range("bytes 2-5/10"), Some((2, 5, Some(10))));
+        assert_eq!(parse_content_range("bytes 2-10/10"), None);
+        assert_eq!(parse_content_range("bytes 5-2/*"), None);
+    }
 }

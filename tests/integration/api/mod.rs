@@ -1,9 +1,13 @@
 //! API tests over real HTTP, arranged like the URL tree.
 
+mod actions;
+mod image_data;
 mod images;
 mod images_list;
 mod images_patch;
+mod members;
 mod schemas;
+mod tags;
 mod versions;
 
 use reqwest::header::HeaderMap;
