@@ -16,13 +16,20 @@ bin="$root/target/debug"
 work="$(mktemp -d "${TMPDIR:-/tmp}/glance-clients-run.XXXXXX")"
 pids=()
 pg_dir=""
+pg_db=""
 
 cleanup() {
     for pid in "${pids[@]}"; do
         kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
-    if [[ -n "$pg_dir" ]]; then scripts/pg-throwaway.sh stop "$pg_dir" || true; fi
+    if [[ -n "$pg_db" ]]; then
+        psql -q -d "$GLANCE_TEST_DATABASE_URL" -c "DROP DATABASE IF EXISTS $pg_db" >/dev/null || true
+    fi
+    if [[ -n "$pg_dir" ]]; then
+        scripts/pg-throwaway.sh stop "$pg_dir" || true
+        rm -rf "$pg_dir"
+    fi
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -102,12 +109,15 @@ mode_direct_sqlite() {
 mode_direct_postgres() {
     local url=${GLANCE_TEST_DATABASE_URL:-}
     if [[ -z "$url" ]]; then
-        pg_dir="$work/pg"
+        # Outside $work: as root the cluster runs as `postgres`, which must reach its folder.
+        pg_dir="$(mktemp -d "${TMPDIR:-/tmp}/glance-clients-pg.XXXXXX")"
         url=$(scripts/pg-throwaway.sh start "$pg_dir")
     fi
     # A database of its own, so the suite never sees (or leaves) other rows.
     local db="glance_clients_$$"
     psql -q -d "$url" -c "CREATE DATABASE $db" >/dev/null
+    # dropped on exit (after glance-api stops) when the server is not a throwaway one
+    if [[ -n "${GLANCE_TEST_DATABASE_URL:-}" ]]; then pg_db=$db; fi
     url="${url%/*}/$db"
     local dir="$work/postgres"
     mkdir -p "$dir"
@@ -116,10 +126,6 @@ mode_direct_postgres() {
         || { cat "$dir/db-sync.log" >&2; return 1; }
     start_api "$dir" GLANCE__DATA_ACCESS__MODE=direct-postgres GLANCE__DATABASE__URL="$url"
     run_suite direct-postgres
-    if [[ -n "${GLANCE_TEST_DATABASE_URL:-}" ]]; then
-        kill "${pids[-1]}" && wait "${pids[-1]}" 2>/dev/null || true
-        psql -q -d "$GLANCE_TEST_DATABASE_URL" -c "DROP DATABASE $db" >/dev/null || true
-    fi
 }
 
 mode_registry_proxy() {
