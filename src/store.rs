@@ -20,9 +20,9 @@ pub struct Store {
 }
 
 impl Store {
-    /// Use (and create) `root`.
+    /// Use (and create) `root`. Kept absolute, so location URLs are `file:///…`.
     pub fn open(root: impl Into<PathBuf>) -> std::io::Result<Self> {
-        let root = root.into();
+        let root = std::path::absolute(root.into())?;
         std::fs::create_dir_all(&root)?;
         Ok(Self { root })
     }
@@ -244,5 +244,13 @@ mod tests {
         assert_eq!(store.path_from_url(&url), Some(store.path_for("abc")));
         assert_eq!(store.path_from_url("file:///etc/passwd"), None);
         assert_eq!(store.path_from_url("http://x/abc"), None);
+    }
+
+    #[test]
+    fn relative_roots_become_absolute_urls() {
+        let store = Store::open("target/store-test-relative").expect("store");
+        assert!(store.root().is_absolute());
+        assert!(store.url_for("abc").starts_with("file:///"));
+        let _ = std::fs::remove_dir("target/store-test-relative");
     }
 }

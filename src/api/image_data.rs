@@ -93,16 +93,18 @@ pub async fn upload(
         ctx: ctx.clone(),
         image_id: image_id.clone(),
         armed: true,
+        data_committed: false,
     };
     let cap = state.settings.limits.image_size_cap;
     let written = match receive(&state.store, &image_id, payload, declared, cap).await {
         Ok(written) => written,
         Err(err) => {
             guard.armed = false;
-            undo_saving(&state, &ctx, &image_id).await;
+            undo_saving(&state, &ctx, &image_id, false).await;
             return Err(err);
         }
     };
+    guard.data_committed = true;
 
     let size = i64::try_from(written.size).unwrap_or(i64::MAX);
     let active = ImageChanges {
@@ -135,7 +137,7 @@ pub async fn upload(
             )))
         }
         Err(err) => {
-            undo_saving(&state, &ctx, &image_id).await;
+            undo_saving(&state, &ctx, &image_id, true).await;
             Err(err.into())
         }
     }
@@ -242,9 +244,10 @@ fn store_error(err: std::io::Error) -> ApiError {
     }
 }
 
-/// Put an image we hold in `saving` back to `queued` (size cleared) and drop any data we
-/// renamed into place, unless the image went active meanwhile with that data.
-async fn undo_saving(state: &State, ctx: &RequestContext, image_id: &str) {
+/// Put an image we hold in `saving` back to `queued` (size cleared). If our data was already
+/// renamed into place (`data_committed`), remove it too, unless the image went active with it
+/// (the final save landed but its answer was lost).
+async fn undo_saving(state: &State, ctx: &RequestContext, image_id: &str, data_committed: bool) {
     let queued = ImageChanges {
         status: Some(ImageStatus::Queued),
         size: Some(None),
@@ -255,6 +258,17 @@ async fn undo_saving(state: &State, ctx: &RequestContext, image_id: &str) {
         .db
         .image_update(ctx, image_id, queued, false, Some(ImageStatus::Saving))
         .await;
+    if let Err(err) = &restored {
+        if !matches!(
+            err,
+            DataAccessError::Conflict(_) | DataAccessError::NotFound(_)
+        ) {
+            log::error!("cannot restore image {image_id} to queued: {err}");
+        }
+    }
+    if !data_committed {
+        return;
+    }
     let keep_data = match restored {
         Ok(_) | Err(DataAccessError::NotFound(_)) => false,
         Err(DataAccessError::Conflict(_)) => {
@@ -269,10 +283,7 @@ async fn undo_saving(state: &State, ctx: &RequestContext, image_id: &str) {
                         && image.locations.iter().any(|l| l.url == url)
                 })
         }
-        Err(err) => {
-            log::error!("cannot restore image {image_id} to queued: {err}");
-            false
-        }
+        Err(_) => false,
     };
     if !keep_data {
         remove_data(&state.store, image_id).await;
@@ -292,6 +303,8 @@ struct SavingGuard {
     ctx: RequestContext,
     image_id: String,
     armed: bool,
+    /// The data file is in place (only the final save was pending).
+    data_committed: bool,
 }
 
 impl Drop for SavingGuard {
@@ -300,9 +313,12 @@ impl Drop for SavingGuard {
             return;
         }
         let (state, ctx, image_id) = (self.state.clone(), self.ctx.clone(), self.image_id.clone());
+        let data_committed = self.data_committed;
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
-                runtime.spawn(async move { undo_saving(&state, &ctx, &image_id).await });
+                runtime.spawn(
+                    async move { undo_saving(&state, &ctx, &image_id, data_committed).await },
+                );
             }
             Err(_) => log::error!("upload of image {image_id} abandoned outside a runtime"),
         }

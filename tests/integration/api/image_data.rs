@@ -482,3 +482,80 @@ async fn data_access_follows_ownership_and_deactivation() {
         pattern(64).as_slice()
     );
 }
+
+#[tokio::test]
+async fn chunked_upload_without_a_declared_size() {
+    let server = TestServer::start().await;
+    let db = database(&server).await;
+    let id = new_image(&db, None, Visibility::Private, true).await;
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..20).map(|i| Ok(vec![i as u8; 10_000])).collect();
+    let response = server
+        .client
+        .put(server.url(&format!("/v2/images/{id}/file")))
+        .header("content-type", "application/octet-stream")
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let image = image(&db, &id).await;
+    assert_eq!(image.status, ImageStatus::Active);
+    assert_eq!(image.size, Some(200_000));
+}
+
+/// The image is deleted while its data is still arriving: the final compare-and-set fails,
+/// the data is removed and the client gets 410 Gone.
+#[tokio::test]
+async fn image_deleted_during_upload_is_410_and_data_removed() {
+    let server = TestServer::start().await;
+    let db = database(&server).await;
+    let id = new_image(&db, None, Visibility::Private, true).await;
+    let address = server.base.trim_start_matches("http://").to_string();
+
+    let mut stream = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    let head = format!(
+        "PUT /v2/images/{id}/file HTTP/1.1\r\nHost: {address}\r\n\
+         Content-Type: application/octet-stream\r\nContent-Length: 200000\r\n\
+         Accept: text/plain\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.expect("send head");
+    stream
+        .write_all(&pattern(100_000))
+        .await
+        .expect("send first half");
+    for _ in 0..100 {
+        if image(&db, &id).await.status == ImageStatus::Saving {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(image(&db, &id).await.status, ImageStatus::Saving);
+    db.image_destroy(&admin(), &id)
+        .await
+        .expect("delete mid-upload");
+    stream
+        .write_all(&pattern(100_000))
+        .await
+        .expect("send second half");
+
+    let mut answer = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut answer)
+        .await
+        .expect("read answer");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 410"), "{answer}");
+    assert!(
+        answer.contains("could not be found after upload"),
+        "{answer}"
+    );
+    assert!(
+        store_files(&server).is_empty(),
+        "{:?}",
+        store_files(&server)
+    );
+}
