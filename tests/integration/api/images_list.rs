@@ -352,6 +352,14 @@ async fn what_each_project_sees() {
         Vec::<String>::new()
     );
 
+    // Plain column equality, and the protected filter.
+    assert_eq!(seen(&admin, "?owner=bob").await, vec![bob_private.clone()]);
+    assert_eq!(seen(&admin, "?protected=true").await, Vec::<String>::new());
+    assert_eq!(
+        seen(&alice, "?protected=false&visibility=private").await,
+        vec![alice_private.clone()]
+    );
+
     // Admins see everything except others' community images by default.
     let everything = seen(&admin, "?visibility=all").await;
     for id in [
