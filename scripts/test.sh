@@ -2,7 +2,9 @@
 # Every test: unit tests; the data-access conformance suite on SQLite, on PostgreSQL (a throwaway
 # cluster unless GLANCE_TEST_DATABASE_URL is set) and through a real glance-registry; the API
 # tests and the Gherkin features in every mode: direct-sqlite, direct-postgres, and through the
-# registry (the "glance-api only" and the "registry" jobs). Extra arguments go to `cargo test`.
+# registry (the "glance-api only" and the "registry" jobs); then real OpenStack clients against
+# the running binary in every mode (tests/clients/run-all.sh; needs PyPI once for its venv).
+# Extra arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-deps.sh
@@ -15,3 +17,6 @@ for mode in direct-postgres registry-proxy; do
   GLANCE_TEST_MODE=$mode cargo test --all-features --test integration "$@" api::
   GLANCE_TEST_MODE=$mode cargo test --all-features --test bdd "$@"
 done
+
+echo "== real clients (python-glanceclient, openstacksdk, openstack CLI)"
+tests/clients/run-all.sh

@@ -128,12 +128,16 @@ pub enum AuthMode {
     Noauth,
     /// Identity from the headers keystonemiddleware sets (`X-Identity-Status: Confirmed`).
     TrustedAuth,
+    /// Identity from `X-Auth-Token`, looked up in `auth.tokens_file` (re-read on SIGHUP).
+    StaticTokens,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AuthSettings {
     pub mode: AuthMode,
+    /// static-tokens mode: TOML file of `[[token]]` entries (token, user, project, roles).
+    pub tokens_file: String,
 }
 
 /// Glance's option names and defaults (`glance/common/config.py`).
@@ -210,6 +214,7 @@ impl Settings {
             },
             auth: AuthSettings {
                 mode: AuthMode::Noauth,
+                tokens_file: String::new(),
             },
             limits: Limits {
                 image_size_cap: 1_099_511_627_776,
@@ -297,6 +302,11 @@ impl Settings {
         if !(self.database.pool_timeout > 0.0 && self.registry.timeout > 0.0) {
             return Err(ConfigError::Invalid(
                 "database.pool_timeout and registry.timeout must be > 0".into(),
+            ));
+        }
+        if self.auth.mode == AuthMode::StaticTokens && self.auth.tokens_file.trim().is_empty() {
+            return Err(ConfigError::Invalid(
+                "auth.mode = \"static-tokens\" needs auth.tokens_file".into(),
             ));
         }
         Ok(())
@@ -405,6 +415,19 @@ mod tests {
         assert!(err.to_string().contains("unknown setting"), "{err}");
         let err = load(&[("GLANCE__DATA_ACCESS__MODE", "mongo")]).expect_err("bad mode");
         assert!(err.to_string().contains("mongo"), "{err}");
+    }
+
+    #[test]
+    fn static_tokens_mode_needs_a_file() {
+        let err = load(&[("GLANCE__AUTH__MODE", "static-tokens")]).expect_err("no file");
+        assert!(err.to_string().contains("auth.tokens_file"), "{err}");
+        let s = load(&[
+            ("GLANCE__AUTH__MODE", "static-tokens"),
+            ("GLANCE__AUTH__TOKENS_FILE", "/etc/glance/tokens.toml"),
+        ])
+        .expect("valid settings");
+        assert_eq!(s.auth.mode, AuthMode::StaticTokens);
+        assert_eq!(s.auth.tokens_file, "/etc/glance/tokens.toml");
     }
 
     #[test]

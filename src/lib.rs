@@ -21,6 +21,7 @@ compile_error!(
 );
 
 pub mod api;
+pub mod auth_tokens;
 pub mod config;
 pub mod data_access;
 pub mod domain;

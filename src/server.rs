@@ -7,7 +7,8 @@ use std::sync::Arc;
 use actix_web::{web, App, HttpServer};
 
 use crate::api::{build_app, metrics_resource, AppState};
-use crate::config::Settings;
+use crate::auth_tokens::{StaticTokens, TokenFileError};
+use crate::config::{AuthMode, Settings};
 use crate::data_access;
 use crate::metrics;
 use crate::store::Store;
@@ -20,6 +21,8 @@ pub enum StartError {
     Store(std::io::Error),
     #[error("cannot start the HTTP server: {0}")]
     Http(std::io::Error),
+    #[error(transparent)]
+    Tokens(#[from] TokenFileError),
 }
 
 /// Build the state and an `HttpServer` on `listener`; the caller awaits or spawns it.
@@ -28,6 +31,19 @@ pub async fn start(
     listener: TcpListener,
 ) -> Result<actix_web::dev::Server, StartError> {
     let settings = Arc::new(settings);
+    let tokens = match settings.auth.mode {
+        AuthMode::StaticTokens => {
+            let tokens = Arc::new(StaticTokens::load(&settings.auth.tokens_file)?);
+            log::info!(
+                "static-tokens: {} tokens from {}",
+                tokens.current().len(),
+                tokens.path().display()
+            );
+            crate::auth_tokens::reload_on_sighup(tokens.clone());
+            Some(tokens)
+        }
+        AuthMode::Noauth | AuthMode::TrustedAuth => None,
+    };
     let db = data_access::metered::Metered::wrap(data_access::open(&settings).await?);
     let handle = metrics::install();
     metrics::record_build_info("glance-api", settings.data_access.mode.as_str());
@@ -41,6 +57,7 @@ pub async fn start(
         db,
         store,
         settings: settings.clone(),
+        tokens,
     });
     let on_main = settings.metrics.enabled.then(|| handle.clone());
     let db_for_metrics = web::Data::new(state.db.clone());

@@ -1,5 +1,6 @@
-//! The caller's identity, per `auth.mode`: Glance's noauth context, or the headers
-//! keystonemiddleware sets (`trusted-auth`). Tokens are never logged.
+//! The caller's identity, per `auth.mode`: Glance's noauth context, the headers
+//! keystonemiddleware sets (`trusted-auth`), or `X-Auth-Token` looked up in the static tokens
+//! table (`static-tokens`). Tokens are never logged.
 
 use std::future::{ready, Ready};
 
@@ -8,12 +9,14 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest};
 
 use crate::api::middleware::RequestId;
 use crate::api::State;
+use crate::auth_tokens::TokenTable;
 use crate::config::AuthMode;
 use crate::domain::RequestContext;
 use crate::error::ApiError;
 
 /// Extractor: the request's context. In trusted-auth mode a request without
-/// `X-Identity-Status: Confirmed` is refused with 401.
+/// `X-Identity-Status: Confirmed` is refused with 401; in static-tokens mode, one whose
+/// `X-Auth-Token` is missing or unknown.
 pub struct Caller(pub RequestContext);
 
 impl FromRequest for Caller {
@@ -33,17 +36,41 @@ fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
+/// static-tokens mode: the identity of `token` in `table`. A missing or unknown token (or
+/// no table at all) is Glance's 401.
+fn token_context(
+    table: Option<&TokenTable>,
+    token: Option<&str>,
+    request_id: String,
+) -> Result<RequestContext, ApiError> {
+    match table
+        .zip(token)
+        .and_then(|(table, token)| table.lookup(token))
+    {
+        Some(identity) => Ok(identity.context(request_id)),
+        None => {
+            log::debug!("request {request_id}: missing or unknown X-Auth-Token");
+            Err(ApiError::unauthorized())
+        }
+    }
+}
+
 pub fn context_for(req: &HttpRequest) -> Result<RequestContext, ApiError> {
     let request_id = req
         .extensions()
         .get::<RequestId>()
         .map(|id| id.0.clone())
         .unwrap_or_default();
-    let mode = req
-        .app_data::<State>()
-        .map_or(AuthMode::Noauth, |state| state.settings.auth.mode);
+    let state = req.app_data::<State>();
+    let mode = state.map_or(AuthMode::Noauth, |state| state.settings.auth.mode);
     match mode {
         AuthMode::Noauth => Ok(RequestContext::noauth(request_id)),
+        AuthMode::StaticTokens => {
+            let table = state
+                .and_then(|state| state.tokens.as_ref())
+                .map(|tokens| tokens.current());
+            token_context(table.as_deref(), header(req, "x-auth-token"), request_id)
+        }
         AuthMode::TrustedAuth => {
             if header(req, "x-identity-status") != Some("Confirmed") {
                 return Err(ApiError::unauthorized());
@@ -72,6 +99,49 @@ pub fn context_for(req: &HttpRequest) -> Result<RequestContext, ApiError> {
                 read_only: false,
                 request_id,
             })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::StatusCode;
+
+    use super::*;
+
+    fn table() -> TokenTable {
+        TokenTable::parse(
+            "[[token]]\ntoken = \"u1:p1\"\nuser = \"u1\"\nproject = \"p1\"\nroles = [\"member\"]\n\
+             [[token]]\ntoken = \"boss\"\nuser = \"root\"\nproject = \"ops\"\nroles = [\"admin\"]\n",
+        )
+        .expect("valid table")
+    }
+
+    #[test]
+    fn a_known_token_gives_its_identity() {
+        let table = table();
+        let context = token_context(Some(&table), Some("u1%3Ap1"), "req-9".into())
+            .expect("percent-encoded token is known");
+        assert_eq!(context.project_id.as_deref(), Some("p1"));
+        assert_eq!(context.user_id.as_deref(), Some("u1"));
+        assert_eq!(context.roles, ["member"]);
+        assert!(!context.is_admin && !context.read_only);
+        assert_eq!(context.request_id, "req-9");
+        let admin = token_context(Some(&table), Some("boss"), String::new()).expect("admin");
+        assert!(admin.is_admin);
+    }
+
+    #[test]
+    fn missing_or_unknown_tokens_are_401() {
+        let table = table();
+        for (table, token) in [
+            (Some(&table), None),
+            (Some(&table), Some("u1:p2")),
+            (Some(&table), Some("U1:P1")),
+            (None, Some("u1:p1")),
+        ] {
+            let err = token_context(table, token, String::new()).expect_err("refused");
+            assert_eq!(err.status, StatusCode::UNAUTHORIZED);
         }
     }
 }

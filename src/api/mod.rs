@@ -29,11 +29,13 @@ use crate::data_access::DataAccess;
 use crate::error::ApiError;
 use crate::store::Store;
 
-/// What every handler gets: the data access, the image store and the settings.
+/// What every handler gets: the data access, the image store, the settings (and the tokens).
 pub struct AppState {
     pub db: Arc<dyn DataAccess>,
     pub store: Arc<Store>,
     pub settings: Arc<Settings>,
+    /// The token table in static-tokens mode; `None` in the other auth modes.
+    pub tokens: Option<Arc<crate::auth_tokens::StaticTokens>>,
 }
 
 pub type State = web::Data<AppState>;

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# The client compatibility suite (tests/clients/run.sh) against glance-api in static-tokens
+# mode, once per data-access mode this source tree has:
+#   direct-sqlite   always (temp database and store)
+#   direct-postgres when src/data_access/postgres exists: GLANCE_TEST_DATABASE_URL, else a
+#                   throwaway cluster from scripts/pg-throwaway.sh; schema by `glance-api db-sync`
+#   registry-proxy  when src/registry_server exists: glance-api in front of a real glance-registry
+# Builds the debug binaries (with every feature, as scripts/test.sh tests them) and stops
+# everything it started on exit. GLANCE_CLIENT_MODES="direct-sqlite …" picks modes.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+
+cargo build --all-features --bins --quiet
+bin="$root/target/debug"
+work="$(mktemp -d "${TMPDIR:-/tmp}/glance-clients-run.XXXXXX")"
+pids=()
+pg_dir=""
+pg_db=""
+
+cleanup() {
+    for pid in "${pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    if [[ -n "$pg_db" ]]; then
+        psql -q -d "$GLANCE_TEST_DATABASE_URL" -c "DROP DATABASE IF EXISTS $pg_db" >/dev/null || true
+    fi
+    if [[ -n "$pg_dir" ]]; then
+        scripts/pg-throwaway.sh stop "$pg_dir" || true
+        rm -rf "$pg_dir"
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Random tokens for two member projects, in a static-tokens file.
+token_a="a-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
+token_b="b-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
+tokens_file="$work/tokens.toml"
+cat > "$tokens_file" <<EOF
+[[token]]
+token = "$token_a"
+user = "clients-user-a"
+project = "clients-project-a"
+roles = ["member", "reader"]
+
+[[token]]
+token = "$token_b"
+user = "clients-user-b"
+project = "clients-project-b"
+roles = ["member", "reader"]
+EOF
+chmod 600 "$tokens_file"
+
+# wait_healthy URL PID LOG: until /healthcheck answers, or fail with the log.
+wait_healthy() {
+    for _ in $(seq 1 300); do
+        if ! kill -0 "$2" 2>/dev/null; then
+            echo "the server exited early; its log:" >&2
+            cat "$3" >&2
+            return 1
+        fi
+        if curl -fsS -o /dev/null "$1/healthcheck" 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    echo "$1 did not become healthy; log:" >&2
+    cat "$3" >&2
+    return 1
+}
+
+# start_api DIR ENV... : glance-api in static-tokens mode; sets $api_url.
+start_api() {
+    local dir=$1; shift
+    local port; port=$(free_port)
+    mkdir -p "$dir"
+    env -u GLANCE_CONFIG RUST_LOG=warn \
+        GLANCE__SERVER__BIND="127.0.0.1:$port" \
+        GLANCE__STORE__PATH="$dir/images" \
+        GLANCE__AUTH__MODE=static-tokens \
+        GLANCE__AUTH__TOKENS_FILE="$tokens_file" \
+        "$@" "$bin/glance-api" >"$dir/api.log" 2>&1 &
+    pids+=($!)
+    api_url="http://127.0.0.1:$port"
+    wait_healthy "$api_url" "$!" "$dir/api.log"
+}
+
+summary=()
+run_suite() {
+    local mode=$1
+    echo
+    echo "######## client suite: data_access.mode=$mode ($api_url)"
+    local started=$SECONDS
+    tests/clients/run.sh "$api_url" "$token_a" "$token_b" | tee "$work/$mode.out"
+    summary+=("$mode: $(tail -n 1 "$work/$mode.out") in $((SECONDS - started)) s")
+}
+
+mode_direct_sqlite() {
+    local dir="$work/sqlite"
+    start_api "$dir" GLANCE__DATA_ACCESS__MODE=direct-sqlite \
+        GLANCE__DATABASE__URL="sqlite:///$dir/glance.db"
+    run_suite direct-sqlite
+}
+
+mode_direct_postgres() {
+    local url=${GLANCE_TEST_DATABASE_URL:-}
+    if [[ -z "$url" ]]; then
+        # Outside $work: as root the cluster runs as `postgres`, which must reach its folder.
+        pg_dir="$(mktemp -d "${TMPDIR:-/tmp}/glance-clients-pg.XXXXXX")"
+        url=$(scripts/pg-throwaway.sh start "$pg_dir")
+    fi
+    # A database of its own, so the suite never sees (or leaves) other rows.
+    local db="glance_clients_$$"
+    psql -q -d "$url" -c "CREATE DATABASE $db" >/dev/null
+    # dropped on exit (after glance-api stops) when the server is not a throwaway one
+    if [[ -n "${GLANCE_TEST_DATABASE_URL:-}" ]]; then pg_db=$db; fi
+    url="${url%/*}/$db"
+    local dir="$work/postgres"
+    mkdir -p "$dir"
+    GLANCE__DATA_ACCESS__MODE=direct-postgres GLANCE__DATABASE__URL="$url" \
+        env -u GLANCE_CONFIG "$bin/glance-api" db-sync >"$dir/db-sync.log" 2>&1 \
+        || { cat "$dir/db-sync.log" >&2; return 1; }
+    start_api "$dir" GLANCE__DATA_ACCESS__MODE=direct-postgres GLANCE__DATABASE__URL="$url"
+    run_suite direct-postgres
+}
+
+mode_registry_proxy() {
+    local dir="$work/registry"
+    local port; port=$(free_port)
+    local secret; secret=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+    mkdir -p "$dir"
+    env -u GLANCE_CONFIG RUST_LOG=warn \
+        GLANCE__SERVER__BIND="127.0.0.1:$port" \
+        GLANCE__DATA_ACCESS__MODE=direct-sqlite \
+        GLANCE__DATABASE__URL="sqlite:///$dir/glance.db" \
+        GLANCE__REGISTRY__TOKEN="$secret" \
+        "$bin/glance-registry" >"$dir/registry.log" 2>&1 &
+    pids+=($!)
+    wait_healthy "http://127.0.0.1:$port" "$!" "$dir/registry.log"
+    start_api "$dir" GLANCE__DATA_ACCESS__MODE=registry-proxy \
+        GLANCE__REGISTRY__URL="http://127.0.0.1:$port" GLANCE__REGISTRY__TOKEN="$secret"
+    run_suite registry-proxy
+}
+
+modes=${GLANCE_CLIENT_MODES:-}
+if [[ -z "$modes" ]]; then
+    modes="direct-sqlite"
+    [[ -d src/data_access/postgres ]] && modes+=" direct-postgres"
+    [[ -d src/registry_server ]] && modes+=" registry-proxy"
+fi
+for mode in $modes; do
+    "mode_${mode//-/_}"
+done
+
+echo
+echo "######## client suite summary"
+printf '%s\n' "${summary[@]}"
