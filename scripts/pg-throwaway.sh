@@ -16,7 +16,11 @@ as_owner() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@
 case "$cmd" in
   start)
     mkdir -p "$dir"
-    [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
+    if [ "$(id -u)" -eq 0 ]; then
+      chown postgres "$dir"
+      # The postgres user must be able to reach the folder (mktemp makes parents 0700).
+      chmod a+x "$(dirname "$dir")"
+    fi
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     as_owner "$bin/initdb" -D "$dir/data" -U postgres -A trust >/dev/null
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w \
