@@ -2,7 +2,9 @@
 # Every test: unit tests; the data-access conformance suite on SQLite, on PostgreSQL (a throwaway
 # cluster unless GLANCE_TEST_DATABASE_URL is set) and through a real glance-registry; the API
 # tests and the Gherkin features in every mode: direct-sqlite, direct-postgres, and through the
-# registry (the "glance-api only" and the "registry" jobs). Extra arguments go to `cargo test`.
+# registry (the "glance-api only" and the "registry" jobs). The first run includes the registry's
+# transparency test (one scenario, direct node = proxy node, on SQLite and PostgreSQL) and the
+# rolling-upgrade test of docs/upgrade.md. Extra arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-deps.sh

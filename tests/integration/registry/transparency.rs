@@ -557,6 +557,13 @@ async fn a_proxy_node_answers_exactly_like_a_direct_node() {
     })
     .await;
     let direct_run = run(&direct, &scenario).await;
+    let server_errors: Vec<usize> = (0..direct_run.len())
+        .filter(|&n| direct_run[n].status >= 500)
+        .collect();
+    assert!(
+        server_errors.is_empty(),
+        "5xx at requests {server_errors:?}"
+    );
     // The scenario itself is not vacuous: it saw successes and each kind of error.
     for status in [200, 201, 204, 206, 400, 403, 404, 409, 415, 416] {
         assert!(
@@ -587,6 +594,7 @@ async fn a_proxy_node_answers_exactly_like_a_direct_node() {
         })
         .await;
         let direct_run = run(&direct, &scenario).await;
+        assert!(direct_run.iter().all(|e| e.status < 500));
         let (url, _database) = crate::support::postgres::fresh_database().await;
         let registry = RegistryProcess::start_on_postgres(&url).await;
         let proxied = proxy_node(&registry).await;
