@@ -2,8 +2,10 @@
 # Every test: unit tests; the data-access conformance suite on SQLite, on PostgreSQL (a throwaway
 # cluster unless GLANCE_TEST_DATABASE_URL is set) and through a real glance-registry; the API
 # tests and the Gherkin features in every mode: direct-sqlite, direct-postgres, and through the
-# registry (the "glance-api only" and the "registry" jobs); then real OpenStack clients against
-# the running binary in every mode (tests/clients/run-all.sh; needs PyPI once for its venv).
+# registry (the "glance-api only" and the "registry" jobs). The first run includes the registry's
+# transparency test (one scenario, direct node = proxy node, on SQLite and PostgreSQL) and the
+# rolling-upgrade test of docs/upgrade.md. Then real OpenStack clients against the running
+# binary in every mode (tests/clients/run-all.sh; needs PyPI once for its venv).
 # Extra arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -32,62 +32,13 @@ pub async fn upload(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let image_id = image_id.into_inner();
-    check_octet_stream(&req)?;
-    let declared = declared_size(&req)?;
-    ensure_writable(&ctx)?;
-    let image = find_image(&state, &ctx, &image_id).await?;
-    if !policy::is_image_mutable(&ctx, &image) {
-        return Err(ApiError::forbidden(format!(
-            "Not allowed to upload image data for image {image_id}"
-        )));
-    }
-    if image.status != ImageStatus::Queued {
-        return Err(ApiError::conflict(format!(
-            "Image status transition from {} to saving is not allowed",
-            image.status
-        )));
-    }
-    let missing: Vec<&str> = [
-        ("disk_format", &image.disk_format),
-        ("container_format", &image.container_format),
-    ]
-    .into_iter()
-    .filter(|(_, value)| value.as_deref().is_none_or(str::is_empty))
-    .map(|(name, _)| name)
-    .collect();
-    match missing.as_slice() {
-        [] => {}
-        [one] => {
-            return Err(ApiError::bad_request(format!(
-                "Property {one} must be set prior to saving data."
-            )))
+    let declared = match start_saving(&req, &state, &ctx, &image_id).await {
+        Ok(declared) => declared,
+        Err(err) => {
+            discard_small_body(payload).await;
+            return Err(err);
         }
-        many => {
-            return Err(ApiError::bad_request(format!(
-                "Properties {} must be set prior to saving data.",
-                many.join(", ")
-            )))
-        }
-    }
-
-    let saving = ImageChanges {
-        status: Some(ImageStatus::Saving),
-        ..ImageChanges::default()
     };
-    match state
-        .db
-        .image_update(&ctx, &image_id, saving, false, Some(ImageStatus::Queued))
-        .await
-    {
-        Ok(_) => {}
-        Err(DataAccessError::Conflict(_)) => {
-            return Err(ApiError::conflict(
-                "Image status transition from queued to saving is not allowed",
-            ))
-        }
-        Err(DataAccessError::NotFound(_)) => return Err(ApiError::image_not_found(&image_id)),
-        Err(err) => return Err(err.into()),
-    }
 
     // From here on the image is ours in `saving`; the guard undoes that if we never finish.
     let mut guard = SavingGuard {
@@ -141,6 +92,86 @@ pub async fn upload(
         Err(err) => {
             undo_saving(&state, &ctx, &image_id, true).await;
             Err(err.into())
+        }
+    }
+}
+
+/// The checks before an upload, then queued → saving; the size the client declared.
+async fn start_saving(
+    req: &HttpRequest,
+    state: &State,
+    ctx: &RequestContext,
+    image_id: &str,
+) -> Result<Option<u64>, ApiError> {
+    check_octet_stream(req)?;
+    let declared = declared_size(req)?;
+    ensure_writable(ctx)?;
+    let image = find_image(state, ctx, image_id).await?;
+    if !policy::is_image_mutable(ctx, &image) {
+        return Err(ApiError::forbidden(format!(
+            "Not allowed to upload image data for image {image_id}"
+        )));
+    }
+    if image.status != ImageStatus::Queued {
+        return Err(ApiError::conflict(format!(
+            "Image status transition from {} to saving is not allowed",
+            image.status
+        )));
+    }
+    let missing: Vec<&str> = [
+        ("disk_format", &image.disk_format),
+        ("container_format", &image.container_format),
+    ]
+    .into_iter()
+    .filter(|(_, value)| value.as_deref().is_none_or(str::is_empty))
+    .map(|(name, _)| name)
+    .collect();
+    match missing.as_slice() {
+        [] => {}
+        [one] => {
+            return Err(ApiError::bad_request(format!(
+                "Property {one} must be set prior to saving data."
+            )))
+        }
+        many => {
+            return Err(ApiError::bad_request(format!(
+                "Properties {} must be set prior to saving data.",
+                many.join(", ")
+            )))
+        }
+    }
+
+    let saving = ImageChanges {
+        status: Some(ImageStatus::Saving),
+        ..ImageChanges::default()
+    };
+    match state
+        .db
+        .image_update(ctx, image_id, saving, false, Some(ImageStatus::Queued))
+        .await
+    {
+        Ok(_) => {}
+        Err(DataAccessError::Conflict(_)) => {
+            return Err(ApiError::conflict(
+                "Image status transition from queued to saving is not allowed",
+            ))
+        }
+        Err(DataAccessError::NotFound(_)) => return Err(ApiError::image_not_found(image_id)),
+        Err(err) => return Err(err.into()),
+    }
+    Ok(declared)
+}
+
+/// Before answering a refused upload, read a small body to its end, so that whether the
+/// connection is kept alive does not depend on how fast the refusal came (a refusal before the
+/// body arrived closes the connection). A larger body is left unread: the connection closes.
+async fn discard_small_body(mut payload: web::Payload) {
+    const LIMIT: usize = 1024 * 1024;
+    let mut seen = 0;
+    while let Some(Ok(chunk)) = payload.next().await {
+        seen += chunk.len();
+        if seen > LIMIT {
+            return;
         }
     }
 }

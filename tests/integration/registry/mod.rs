@@ -5,7 +5,10 @@
 
 mod faults;
 mod protocol;
+#[cfg(feature = "direct-postgres")]
+mod rolling_upgrade;
 mod security;
+mod transparency;
 
 use glance_rs::data_access::registry_wire::{encode_context, CONTEXT_HEADER};
 use glance_rs::domain::RequestContext;

@@ -39,8 +39,12 @@ impl ApiProcess {
     /// Start glance-api with `GLANCE__…` overrides in `env` (bind, database and store default
     /// to a free port and a temp folder).
     pub async fn start(env: &[(&str, String)]) -> Self {
+        Self::start_on_port(free_port(), env).await
+    }
+
+    /// The same on a given port (a node restarted in place keeps its address).
+    pub async fn start_on_port(port: u16, env: &[(&str, String)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let port = free_port();
         let mut command = Command::new(env!("CARGO_BIN_EXE_glance-api"));
         command
             .current_dir(dir.path())
@@ -61,16 +65,16 @@ impl ApiProcess {
         for (key, value) in env {
             command.env(key, value);
         }
-        let mut child = command.spawn().expect("glance-api starts");
-        let base = format!("http://127.0.0.1:{port}");
-        let client = reqwest::Client::new();
-        wait_healthy(&client, &base, &mut child).await;
-        Self {
-            base,
-            client,
+        let child = command.spawn().expect("glance-api starts");
+        // Owned before the wait, so a node that never becomes healthy is killed on the panic.
+        let mut process = Self {
+            base: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::new(),
             dir,
             child,
-        }
+        };
+        wait_healthy(&process.client, &process.base, &mut process.child).await;
+        process
     }
 
     pub fn url(&self, path: &str) -> String {
