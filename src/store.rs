@@ -10,7 +10,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
 use md5::{Digest, Md5};
 use sha2::Sha512;
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 /// Bytes read from disk per chunk when streaming an image out.
 const READ_CHUNK: usize = 64 * 1024;
@@ -65,12 +65,20 @@ impl Store {
             .write(true)
             .create_new(true)
             .open(&temp)
-            .await?;
+            .await?
+            .into_std()
+            .await;
+        let (batches, received) = tokio::sync::mpsc::channel(QUEUED_BATCHES);
+        let (finished_tx, finished) = tokio::sync::oneshot::channel();
+        tokio::task::spawn_blocking(move || {
+            // No one waits for an abandoned upload's answer.
+            let _ = finished_tx.send(write_and_digest(file, received));
+        });
         Ok(Upload {
             temp,
-            file: Some(file),
-            md5: Md5::new(),
-            sha512: Sha512::new(),
+            pending: BytesMut::with_capacity(WRITE_BATCH),
+            batches: Some(batches),
+            finished: Some(finished),
             size: 0,
         })
     }
@@ -119,13 +127,59 @@ pub struct Written {
     pub sha512: String,
 }
 
-/// An image being written: a temporary file plus running MD5 and SHA-512.
+/// Bytes gathered before they are handed to the upload's writer thread.
+const WRITE_BATCH: usize = 256 * 1024;
+
+/// Batches waiting for the writer thread; with `WRITE_BATCH`, what an upload may hold in
+/// memory beyond the batch being gathered.
+const QUEUED_BATCHES: usize = 4;
+
+enum Batch {
+    Data(Bytes),
+    /// Everything is sent: fsync and answer the digests.
+    Finish,
+}
+
+/// An image being written: a temporary file that one blocking thread per upload writes and
+/// digests (MD5 and SHA-512), fed batches over a bounded channel, so the async threads only
+/// gather bytes and memory stays flat whatever the image size.
 pub struct Upload {
     temp: PathBuf,
-    file: Option<tokio::fs::File>,
-    md5: Md5,
-    sha512: Sha512,
+    pending: BytesMut,
+    batches: Option<tokio::sync::mpsc::Sender<Batch>>,
+    finished: Option<tokio::sync::oneshot::Receiver<io::Result<Written>>>,
     size: u64,
+}
+
+/// The writer thread: append and digest each batch until `Finish` (fsync, answer the
+/// digests) or until the upload is dropped (stop; `Upload::drop` removes the file).
+fn write_and_digest(
+    mut file: std::fs::File,
+    mut batches: tokio::sync::mpsc::Receiver<Batch>,
+) -> io::Result<Written> {
+    use std::io::Write;
+    let mut md5 = Md5::new();
+    let mut sha512 = Sha512::new();
+    let mut size = 0u64;
+    while let Some(batch) = batches.blocking_recv() {
+        match batch {
+            Batch::Data(data) => {
+                file.write_all(&data)?;
+                md5.update(&data);
+                sha512.update(&data);
+                size += data.len() as u64;
+            }
+            Batch::Finish => {
+                file.sync_all()?;
+                return Ok(Written {
+                    size,
+                    md5: hex::encode(md5.finalize()),
+                    sha512: hex::encode(sha512.finalize()),
+                });
+            }
+        }
+    }
+    Err(closed())
 }
 
 impl Upload {
@@ -134,28 +188,47 @@ impl Upload {
         self.size
     }
 
-    /// Append a chunk and fold it into the digests.
+    /// Append a chunk (it is digested on the writer thread).
     pub async fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
-        let file = self.file.as_mut().ok_or_else(closed)?;
-        file.write_all(chunk).await?;
-        self.md5.update(chunk);
-        self.sha512.update(chunk);
+        self.pending.extend_from_slice(chunk);
         self.size += chunk.len() as u64;
+        if self.pending.len() >= WRITE_BATCH {
+            let batch = self.pending.split().freeze();
+            self.pending.reserve(WRITE_BATCH);
+            self.send(Batch::Data(batch)).await?;
+        }
         Ok(())
     }
 
-    /// Flush and fsync, then rename the data to `dest` (atomic on one filesystem).
-    pub async fn commit(mut self, dest: &Path) -> io::Result<Written> {
-        let mut file = self.file.take().ok_or_else(closed)?;
-        file.flush().await?;
-        file.sync_all().await?;
-        drop(file);
-        tokio::fs::rename(&self.temp, dest).await?;
-        let written = Written {
-            size: self.size,
-            md5: hex::encode(self.md5.finalize_reset()),
-            sha512: hex::encode(self.sha512.finalize_reset()),
+    /// Hand a batch to the writer thread; if it has stopped, answer why.
+    async fn send(&mut self, batch: Batch) -> io::Result<()> {
+        let sent = match &self.batches {
+            Some(batches) => batches.send(batch).await.is_ok(),
+            None => false,
         };
+        if sent {
+            return Ok(());
+        }
+        self.batches = None;
+        Err(self.outcome().await.err().unwrap_or_else(closed))
+    }
+
+    /// The writer thread's answer (once).
+    async fn outcome(&mut self) -> io::Result<Written> {
+        let finished = self.finished.take().ok_or_else(closed)?;
+        finished.await.unwrap_or_else(|_| Err(closed()))
+    }
+
+    /// Write what is left, fsync, then rename the data to `dest` (atomic on one filesystem).
+    pub async fn commit(mut self, dest: &Path) -> io::Result<Written> {
+        if !self.pending.is_empty() {
+            let batch = self.pending.split().freeze();
+            self.send(Batch::Data(batch)).await?;
+        }
+        self.send(Batch::Finish).await?;
+        self.batches = None;
+        let written = self.outcome().await?;
+        tokio::fs::rename(&self.temp, dest).await?;
         // Renamed: nothing left for Drop to remove.
         self.temp = PathBuf::new();
         Ok(written)
@@ -172,7 +245,9 @@ impl Drop for Upload {
         if self.temp.as_os_str().is_empty() {
             return;
         }
-        self.file = None;
+        // The writer thread stops at the closed channel; removing the name now is safe even
+        // while it still holds the file open.
+        self.batches = None;
         if let Err(err) = std::fs::remove_file(&self.temp) {
             if err.kind() != io::ErrorKind::NotFound {
                 log::warn!(
@@ -226,11 +301,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn data_spanning_many_batches_is_written_and_digested_in_order() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path()).expect("store");
+        let data: Vec<u8> = (0..3 * WRITE_BATCH + 12_345)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let mut upload = store.begin_upload("img").await.expect("begin");
+        for chunk in data.chunks(10_007) {
+            upload.write(chunk).await.expect("write");
+        }
+        assert_eq!(upload.size(), data.len() as u64);
+        let written = upload.commit(&store.path_for("img")).await.expect("commit");
+        assert_eq!(written.size, data.len() as u64);
+        assert_eq!(written.md5, hex::encode(Md5::digest(&data)));
+        assert_eq!(written.sha512, hex::encode(Sha512::digest(&data)));
+        assert_eq!(std::fs::read(store.path_for("img")).expect("read"), data);
+        assert_eq!(files_in(dir.path()), vec!["img".to_string()]);
+    }
+
+    #[tokio::test]
     async fn dropped_upload_leaves_nothing() {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(dir.path()).expect("store");
         let mut upload = store.begin_upload("img").await.expect("begin");
         upload.write(&[7u8; 100_000]).await.expect("write");
+        upload.write(&[8u8; WRITE_BATCH]).await.expect("write");
         assert_eq!(files_in(dir.path()).len(), 1);
         drop(upload);
         assert!(files_in(dir.path()).is_empty());

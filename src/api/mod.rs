@@ -70,8 +70,11 @@ pub fn build_app(
             crate::metrics::record_request,
         ))
         .wrap(actix_web::middleware::from_fn(middleware::glance_envelope))
-        .wrap(actix_web::middleware::Logger::new(
-            "%a \"%r\" %s %b %{x-openstack-request-id}o %Dms",
+        // The access log is rendered per request even when its level is filtered out, so it
+        // is only mounted when info lines of its target would be written.
+        .wrap(actix_web::middleware::Condition::new(
+            log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info),
+            actix_web::middleware::Logger::new("%a \"%r\" %s %b %{x-openstack-request-id}o %Dms"),
         ))
 }
 

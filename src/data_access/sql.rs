@@ -95,6 +95,15 @@ impl SqlBuilder {
         self
     }
 
+    /// Append a row limit. SQLite reads a bound `LIMIT` value while planning and so
+    /// re-prepares the statement on every run; a `u32` written as a number is no caller text.
+    pub fn limit(&mut self, limit: u32) -> &mut Self {
+        match self.dialect {
+            Dialect::Sqlite => self.sql(&limit.to_string()),
+            Dialect::Postgres => self.param(SqlParam::BigInt(i64::from(limit))),
+        }
+    }
+
     /// Append the dialect's literal for a fixed boolean.
     pub fn bool_literal(&mut self, value: bool) -> &mut Self {
         let literal = self.dialect.bool_literal(value);
@@ -145,6 +154,15 @@ pub fn push_image_list_tail(
     if let Some(marker) = marker {
         push_marker(b, &sort, marker);
     }
+    push_order_by(b, &sort);
+    if let Some(limit) = query.limit {
+        b.sql(" LIMIT ").limit(limit);
+    }
+    Ok(())
+}
+
+/// Append ` ORDER BY` the sort keys (with their tie-breakers) of the `images` rows.
+pub fn push_order_by(b: &mut SqlBuilder, sort: &[(SortKey, SortDir)]) {
     b.sql(" ORDER BY ");
     for (i, (key, dir)) in sort.iter().enumerate() {
         if i > 0 {
@@ -152,10 +170,6 @@ pub fn push_image_list_tail(
         }
         b.sql("images.").sql(key.column()).sql(" ").sql(dir.sql());
     }
-    if let Some(limit) = query.limit {
-        b.sql(" LIMIT ").param(SqlParam::BigInt(i64::from(limit)));
-    }
-    Ok(())
 }
 
 /// Which images the caller may list (§4.2): admins all; others public and community images,

@@ -88,8 +88,14 @@ pub fn get_all(
         None => None,
     };
     let mut b = SqlBuilder::new(Dialect::Sqlite);
-    rows::push_image_select(&mut b, ctx);
+    // Pick and sort the page's rows first, then aggregate the children of those rows only:
+    // SQLite computes every result column before sorting, so the plain form would build the
+    // aggregates of every matching image, not just of the page.
+    rows::push_image_columns(&mut b, ctx);
+    b.sql(" FROM (SELECT * FROM images");
     sql::push_image_list_tail(&mut b, ctx, query, marker.as_ref())?;
+    b.sql(") AS images");
+    sql::push_order_by(&mut b, &sql::sort_with_tie_breakers(&query.sort));
     let found = rows::query_all(conn, b.finish(), rows::image_from_row)?;
     Ok(found
         .into_iter()
