@@ -1,6 +1,7 @@
 //! API tests over real HTTP, arranged like the URL tree.
 
 mod actions;
+pub(crate) mod concurrency;
 mod image_data;
 mod images;
 mod images_list;
