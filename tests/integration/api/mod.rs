@@ -2,6 +2,7 @@
 
 mod actions;
 mod auth;
+pub(crate) mod concurrency;
 mod image_data;
 mod images;
 mod images_list;
