@@ -168,3 +168,45 @@ fn routes(cfg: &mut web::ServiceConfig, metrics: Option<crate::metrics::MetricsH
             .service(resource("/info/import", "GET").route(web::get().to(versions::import_info))),
     );
 }
+
+#[cfg(test)]
+mod layering {
+    /// The handler layer knows only the `DataAccess` trait: no database driver and no HTTP
+    /// client may appear in `src/api/`.
+    #[test]
+    fn handlers_know_no_sql_driver_or_http_client() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/api");
+        let mut checked = 0;
+        let mut stack = vec![dir];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir)
+                .expect("src/api is readable")
+                .flatten()
+            {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).expect("readable source");
+                // Spelled in pieces so that this test does not find itself.
+                let forbidden_names = [
+                    concat!("rus", "qlite"),
+                    concat!("tokio_", "postgres"),
+                    concat!("dead", "pool"),
+                    concat!("req", "west"),
+                    concat!("registry_", "client"),
+                ];
+                for forbidden in forbidden_names {
+                    assert!(
+                        !text.contains(forbidden),
+                        "{} mentions {forbidden}",
+                        path.display()
+                    );
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 10, "only {checked} files checked");
+    }
+}
