@@ -92,6 +92,9 @@ impl RegistryClient {
         let timeout = Duration::from_secs_f64(settings.timeout);
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(settings.pool_size)
+            // Drop idle connections well before glance-registry's keep-alive (75 s) closes
+            // them, so a call never goes out on a connection the server is closing.
+            .pool_idle_timeout(Duration::from_secs(30))
             .timeout(timeout)
             .connect_timeout(timeout)
             .tcp_nodelay(true)

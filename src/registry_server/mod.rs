@@ -123,6 +123,8 @@ pub async fn start(
                 "%a \"%r\" %s %b %{x-openstack-request-id}i %Dms",
             ))
     })
+    // Longer than the API's idle pool timeout (30 s), so the API always closes first.
+    .keep_alive(std::time::Duration::from_secs(75))
     .listen(listener)
     .map_err(StartError::Http)?;
     if settings.server.workers > 0 {
