@@ -412,6 +412,8 @@ static MEMBERS_SCHEMA: LazyLock<Value> = LazyLock::new(|| {
 });
 
 fn serve(req: &HttpRequest, schema: &Value) -> Result<HttpResponse, ApiError> {
+    // Behind Glance's context middleware like every /v2 route: identity first (401).
+    crate::api::auth::context_for(req)?;
     common::reject_body(req)?;
     Ok(json::respond(StatusCode::OK, schema))
 }

@@ -59,16 +59,18 @@ pub fn multiple_choices(req: &HttpRequest) -> HttpResponse {
     json::respond(StatusCode::MULTIPLE_CHOICES, &body(req))
 }
 
-pub async fn import_info() -> HttpResponse {
+pub async fn import_info(req: HttpRequest) -> Result<HttpResponse, crate::error::ApiError> {
+    // Behind Glance's context middleware like every /v2 route: identity first (401).
+    crate::api::auth::context_for(&req)?;
     // Interoperable import is not offered: an empty list tells clients to use PUT /file.
-    json::respond(
+    Ok(json::respond(
         StatusCode::OK,
         &json!({"import-methods": {
             "description": "Import methods available.",
             "type": "array",
             "value": []
         }}),
-    )
+    ))
 }
 
 /// oslo.middleware's healthcheck: `OK` while the database (or registry) answers, else 503.

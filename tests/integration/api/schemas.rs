@@ -169,3 +169,31 @@ async fn schemas_take_no_body() {
         .expect("request");
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
+
+/// Like every /v2 route, schemas sit behind Glance's context middleware: in trusted-auth mode a
+/// request without `X-Identity-Status: Confirmed` is refused.
+#[tokio::test]
+async fn schemas_need_an_identity_in_trusted_auth() {
+    let server = TestServer::trusted().await;
+    for path in [
+        "/v2/schemas/image",
+        "/v2/schemas/members",
+        "/v2/info/import",
+    ] {
+        let anonymous = server
+            .client
+            .get(server.url(path))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(anonymous.status(), 401, "{path} without identity");
+        let known = server
+            .client
+            .get(server.url(path))
+            .headers(crate::support::server::identity("p1", "member"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(known.status(), 200, "{path} with identity");
+    }
+}
