@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Every test: unit tests; the data-access conformance suite on SQLite, on PostgreSQL (a throwaway
 # cluster unless GLANCE_TEST_DATABASE_URL is set) and through a real glance-registry; the API
-# tests and the Gherkin features in every mode: direct-sqlite, direct-postgres, and through the
-# registry (the "glance-api only" and the "registry" jobs). The first run includes the registry's
-# transparency test (one scenario, direct node = proxy node, on SQLite and PostgreSQL) and the
-# rolling-upgrade test of docs/upgrade.md. Then real OpenStack clients against the running
+# tests, the Gherkin features and the hostile-input suite in every mode: direct-sqlite,
+# direct-postgres, and through the registry (the "glance-api only" and the "registry" jobs).
+# The first run includes the registry's transparency test (one scenario, direct node = proxy
+# node, on SQLite and PostgreSQL) and the rolling-upgrade test of docs/upgrade.md. Then real OpenStack clients against the running
 # binary in every mode (tests/clients/run-all.sh; needs PyPI once for its venv).
 # Extra arguments go to `cargo test`.
 set -euo pipefail
@@ -17,6 +17,9 @@ cargo test --all-features "$@"
 for mode in direct-postgres registry-proxy; do
   echo "== API tests and features with GLANCE_TEST_MODE=$mode"
   GLANCE_TEST_MODE=$mode cargo test --all-features --test integration "$@" api::
+  # The hostile-input suite (thousands of malformed requests) against this mode too.
+  GLANCE_TEST_MODE=$mode cargo test --all-features --test integration "$@" -- \
+    hostile::hostile_inputs hostile::corrupt_chunked
   GLANCE_TEST_MODE=$mode cargo test --all-features --test bdd "$@"
 done
 

@@ -154,15 +154,22 @@ impl ApiError {
                 builder.insert_header((name.clone(), value));
             }
         }
+        let (content_type, body) = self.body(format);
+        builder.content_type(content_type).body(body)
+    }
+
+    /// webob's body for `format` and its content type.
+    pub fn body(&self, format: ErrorFormat) -> (&'static str, String) {
         let status = self.status_line();
         match format {
-            ErrorFormat::Html => builder
-                .content_type("text/html; charset=UTF-8")
-                .body(format!(
+            ErrorFormat::Html => (
+                "text/html; charset=UTF-8",
+                format!(
                     "<html>\n <head>\n  <title>{status}</title>\n </head>\n <body>\n  \
                      <h1>{status}</h1>\n  {}\n </body>\n</html>",
                     html_escape_keeping_breaks(&self.message)
-                )),
+                ),
+            ),
             ErrorFormat::Json => {
                 let title = self.status.canonical_reason().unwrap_or("Unknown");
                 let body = serde_json::json!({
@@ -170,13 +177,12 @@ impl ApiError {
                     "code": status,
                     "title": title,
                 });
-                builder
-                    .content_type("application/json")
-                    .body(crate::api::json::to_python_json(&body))
+                ("application/json", crate::api::json::to_python_json(&body))
             }
-            ErrorFormat::Plain => builder
-                .content_type("text/plain; charset=UTF-8")
-                .body(format!("{status}\n\n{}\n\n   ", self.explanation)),
+            ErrorFormat::Plain => (
+                "text/plain; charset=UTF-8",
+                format!("{status}\n\n{}\n\n   ", self.explanation),
+            ),
         }
     }
 }

@@ -61,13 +61,12 @@ impl Store {
         let temp = self
             .root
             .join(format!(".{image_id}.{}.part", uuid::Uuid::new_v4()));
-        let file = tokio::fs::OpenOptions::new()
+        // Created in place, not on the blocking pool: with no await between creating the
+        // file and owning it in `Upload`, a dropped request cannot leave it behind.
+        let file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
-            .open(&temp)
-            .await?
-            .into_std()
-            .await;
+            .open(&temp)?;
         let (batches, received) = tokio::sync::mpsc::channel(QUEUED_BATCHES);
         let (finished_tx, finished) = tokio::sync::oneshot::channel();
         tokio::task::spawn_blocking(move || {

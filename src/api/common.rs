@@ -15,6 +15,10 @@ pub async fn find_image(
     ctx: &RequestContext,
     image_id: &str,
 ) -> Result<Image, ApiError> {
+    if image_id.contains('\0') {
+        // No image id holds NUL (and PostgreSQL could not even compare one).
+        return Err(ApiError::image_not_found(image_id));
+    }
     match state.db.image_get(ctx, image_id, false).await {
         // Backends show admins soft-deleted rows (Glance's can_see_deleted); the API never does.
         Ok(image) if image.deleted => Err(ApiError::image_not_found(image_id)),
@@ -86,6 +90,9 @@ pub fn parse_json_body(body: &[u8]) -> Result<serde_json::Value, ApiError> {
     }
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|_| ApiError::bad_request("Malformed JSON in request body."))?;
+    if contains_nul(&value) {
+        return Err(nul_refused());
+    }
     if value.is_object() || value.is_array() {
         Ok(value)
     } else {
@@ -121,4 +128,20 @@ pub fn reject_body(req: &HttpRequest) -> Result<(), ApiError> {
 /// MySQL's utf8 could not store; all backends behave the same.
 pub fn has_4byte_utf8(text: &str) -> bool {
     text.chars().any(|c| c as u32 > 0xFFFF)
+}
+
+/// PostgreSQL text cannot hold NUL (`\u0000`); every backend refuses it the same way.
+pub fn contains_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(text) => text.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(contains_nul),
+        serde_json::Value::Object(map) => map
+            .iter()
+            .any(|(key, value)| key.contains('\0') || contains_nul(value)),
+        _ => false,
+    }
+}
+
+pub fn nul_refused() -> ApiError {
+    ApiError::bad_request("Invalid value: text may not contain NUL characters (\\u0000).")
 }

@@ -6,6 +6,8 @@
 //! size cap, a store error, the client vanishing, the request future being dropped — puts the
 //! image back to queued and leaves no data behind.
 
+use std::rc::Rc;
+
 use actix_web::body::SizedStream;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -22,6 +24,7 @@ use crate::domain::{
 use crate::error::ApiError;
 use crate::metrics;
 use crate::recovery;
+use crate::server::connection::{RequestInFlight, WorkToken};
 use crate::store::{Store, Written};
 
 pub async fn upload(
@@ -32,28 +35,19 @@ pub async fn upload(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let image_id = image_id.into_inner();
-    let declared = match start_saving(&req, &state, &ctx, &image_id).await {
-        Ok(declared) => declared,
+    // From here on the image is ours in `saving`; the guard undoes that if we never finish.
+    let (declared, mut guard) = match start_saving(&req, &state, &ctx, &image_id).await {
+        Ok(started) => started,
         Err(err) => {
             discard_small_body(payload).await;
             return Err(err);
         }
     };
-
-    // From here on the image is ours in `saving`; the guard undoes that if we never finish.
-    let mut guard = SavingGuard {
-        state: state.clone(),
-        ctx: ctx.clone(),
-        image_id: image_id.clone(),
-        armed: true,
-        data_committed: false,
-    };
     let cap = state.settings.limits.image_size_cap;
     let written = match receive(&state, &ctx, &image_id, payload, declared, cap).await {
         Ok(written) => written,
         Err(err) => {
-            guard.armed = false;
-            undo_saving(&state, &ctx, &image_id, false).await;
+            guard.undo().await;
             return Err(err);
         }
     };
@@ -78,10 +72,13 @@ pub async fn upload(
         .db
         .image_update(&ctx, &image_id, active, false, Some(ImageStatus::Saving))
         .await;
-    guard.armed = false;
     match saved {
-        Ok(_) => Ok(no_content()),
+        Ok(_) => {
+            guard.armed = false;
+            Ok(no_content())
+        }
         Err(DataAccessError::NotFound(_) | DataAccessError::Conflict(_)) => {
+            guard.armed = false;
             log::warn!("image {image_id} was deleted or changed during its upload; data removed");
             remove_data(&state.store, &image_id).await;
             Err(ApiError::gone(format!(
@@ -90,7 +87,7 @@ pub async fn upload(
             )))
         }
         Err(err) => {
-            undo_saving(&state, &ctx, &image_id, true).await;
+            guard.undo().await;
             Err(err.into())
         }
     }
@@ -102,7 +99,7 @@ async fn start_saving(
     state: &State,
     ctx: &RequestContext,
     image_id: &str,
-) -> Result<Option<u64>, ApiError> {
+) -> Result<(Option<u64>, SavingGuard), ApiError> {
     check_octet_stream(req)?;
     let declared = declared_size(req)?;
     ensure_writable(ctx)?;
@@ -141,25 +138,50 @@ async fn start_saving(
         }
     }
 
-    let saving = ImageChanges {
-        status: Some(ImageStatus::Saving),
-        ..ImageChanges::default()
-    };
-    match state
-        .db
-        .image_update(ctx, image_id, saving, false, Some(ImageStatus::Queued))
-        .await
-    {
-        Ok(_) => {}
-        Err(DataAccessError::Conflict(_)) => {
-            return Err(ApiError::conflict(
-                "Image status transition from queued to saving is not allowed",
-            ))
-        }
-        Err(DataAccessError::NotFound(_)) => return Err(ApiError::image_not_found(image_id)),
-        Err(err) => return Err(err.into()),
+    let work = req
+        .conn_data::<Rc<RequestInFlight>>()
+        .and_then(|in_flight| in_flight.work_token());
+    match claim_saving(state, ctx, image_id, work).await {
+        Ok(guard) => Ok((declared, guard)),
+        Err(DataAccessError::Conflict(_)) => Err(ApiError::conflict(
+            "Image status transition from queued to saving is not allowed",
+        )),
+        Err(DataAccessError::NotFound(_)) => Err(ApiError::image_not_found(image_id)),
+        Err(err) => Err(err.into()),
     }
-    Ok(declared)
+}
+
+/// queued → saving (compare-and-set), as a task of its own that hands back the guard. If
+/// actix drops the handler while the database switches the image (it does when the
+/// connection breaks), the task still finishes and drops the guard, which undoes `saving`.
+async fn claim_saving(
+    state: &State,
+    ctx: &RequestContext,
+    image_id: &str,
+    work: Option<WorkToken>,
+) -> Result<SavingGuard, DataAccessError> {
+    let (state, ctx, image_id) = (state.clone(), ctx.clone(), image_id.to_string());
+    let claim = tokio::spawn(async move {
+        let saving = ImageChanges {
+            status: Some(ImageStatus::Saving),
+            ..ImageChanges::default()
+        };
+        state
+            .db
+            .image_update(&ctx, &image_id, saving, false, Some(ImageStatus::Queued))
+            .await?;
+        Ok(SavingGuard {
+            state,
+            ctx,
+            image_id,
+            armed: true,
+            data_committed: false,
+            work,
+        })
+    });
+    claim
+        .await
+        .map_err(|err| DataAccessError::Backend(format!("claiming the upload failed: {err}")))?
 }
 
 /// Before answering a refused upload, read a small body to its end, so that whether the
@@ -371,8 +393,9 @@ async fn remove_data(store: &Store, image_id: &str) {
     }
 }
 
-/// Undoes `saving` when the upload future is dropped before it finished (actix drops the
-/// handler when the client disconnects). The temporary file itself is removed by `Upload`.
+/// Undoes `saving` when the upload fails or its future is dropped before it finished (actix
+/// drops the handler when the client disconnects). The temporary file itself is removed by
+/// `Upload`.
 struct SavingGuard {
     state: State,
     ctx: RequestContext,
@@ -380,23 +403,44 @@ struct SavingGuard {
     armed: bool,
     /// The data file is in place (only the final save was pending).
     data_committed: bool,
+    /// Keeps the connection's answer waiting until the undo is done.
+    work: Option<WorkToken>,
 }
 
-impl Drop for SavingGuard {
-    fn drop(&mut self) {
-        if !self.armed {
-            return;
+impl SavingGuard {
+    /// Undo now and wait for it. The undo runs as its own task, so it still finishes if actix
+    /// drops this handler meanwhile (it does when the connection breaks).
+    async fn undo(mut self) {
+        if let Some(undone) = self.spawn_undo() {
+            let _ = undone.await;
+        }
+    }
+
+    fn spawn_undo(&mut self) -> Option<tokio::task::JoinHandle<()>> {
+        if !std::mem::take(&mut self.armed) {
+            return None;
         }
         let (state, ctx, image_id) = (self.state.clone(), self.ctx.clone(), self.image_id.clone());
         let data_committed = self.data_committed;
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
-                runtime.spawn(
-                    async move { undo_saving(&state, &ctx, &image_id, data_committed).await },
-                );
+                let work = self.work.take();
+                Some(runtime.spawn(async move {
+                    undo_saving(&state, &ctx, &image_id, data_committed).await;
+                    drop(work);
+                }))
             }
-            Err(_) => log::error!("upload of image {image_id} abandoned outside a runtime"),
+            Err(_) => {
+                log::error!("upload of image {image_id} abandoned outside a runtime");
+                None
+            }
         }
+    }
+}
+
+impl Drop for SavingGuard {
+    fn drop(&mut self) {
+        self.spawn_undo();
     }
 }
 

@@ -114,6 +114,9 @@ pub fn image_query(pairs: &[(String, String)], limits: &Limits) -> Result<ImageQ
         "deleted",
     ];
     for (key, value) in params.as_dict() {
+        if key.contains('\0') || value.contains('\0') {
+            return Err(crate::api::common::nul_refused());
+        }
         if !HANDLED.contains(&key.as_str()) {
             add_filter(&mut query, &key, &value)?;
         }

@@ -85,17 +85,25 @@ async fn find_member(
     image: &Image,
     member_id: &str,
 ) -> Result<Member, ApiError> {
+    let not_found = || {
+        ApiError::not_found(format!(
+            "{member_id} not found in the member list of the image {}.",
+            image.id
+        ))
+    };
+    // No member id holds NUL or is longer than the column (PostgreSQL could not compare one).
+    if member_id.contains('\0') || member_id.chars().count() > MEMBER_MAX_CHARS {
+        return Err(not_found());
+    }
     visible_members(state, ctx, image, Some(member_id))
         .await?
         .into_iter()
         .find(|row| row.member == member_id)
-        .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "{member_id} not found in the member list of the image {}.",
-                image.id
-            ))
-        })
+        .ok_or_else(not_found)
 }
+
+/// `image_members.member` is a String(255) in Glance's schema.
+const MEMBER_MAX_CHARS: usize = 255;
 
 pub async fn index(
     req: HttpRequest,
@@ -146,6 +154,11 @@ pub async fn create(
         }
         Some(_) => return Err(ApiError::bad_request("Member must be a string")),
     };
+    if member_id.chars().count() > MEMBER_MAX_CHARS {
+        return Err(ApiError::bad_request(format!(
+            "Member ID is too long: at most {MEMBER_MAX_CHARS} characters."
+        )));
+    }
     ensure_writable(&ctx)?;
     let image = find_image(&state, &ctx, &image_id).await?;
     only_shared(&image)?;

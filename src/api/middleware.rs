@@ -1,6 +1,8 @@
 //! Glance's request envelope: version negotiation (`/v2.N/…` → `/v2/…`, anything else → 300),
 //! `x-openstack-request-id` on every response, and error bodies re-rendered for `Accept`.
 
+use std::rc::Rc;
+
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
@@ -10,6 +12,7 @@ use actix_web::{HttpMessage, HttpResponse};
 
 use crate::api::versions;
 use crate::error::{negotiate, ApiError};
+use crate::server::connection::RequestInFlight;
 
 /// The request id for logs and the `x-openstack-request-id` header.
 #[derive(Clone, Debug)]
@@ -75,6 +78,12 @@ pub async fn glance_envelope(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
 
+    // The connection answers for this request if actix-http drops it unanswered.
+    let in_flight = req.conn_data::<Rc<RequestInFlight>>().cloned();
+    if let Some(in_flight) = &in_flight {
+        in_flight.begin(&request_id, negotiate(accept.as_deref()));
+    }
+
     let path = req.path().to_string();
     let mut res = match route_for(&path, accept.as_deref()) {
         Route::MultipleChoices => {
@@ -85,8 +94,14 @@ pub async fn glance_envelope(
             if let Route::Rewrite(new_path) = route {
                 rewrite(&mut req, &new_path);
             }
-            let res = next.call(req).await?.map_into_boxed_body();
-            rerender_error(res, accept.as_deref())
+            let res = next.call(req).await;
+            if res.is_err() {
+                // actix renders the error itself: answered all the same.
+                if let Some(in_flight) = &in_flight {
+                    in_flight.end();
+                }
+            }
+            rerender_error(res?.map_into_boxed_body(), accept.as_deref())
         }
     };
     if let Ok(value) = HeaderValue::from_str(&request_id) {
@@ -94,6 +109,9 @@ pub async fn glance_envelope(
             header::HeaderName::from_static("x-openstack-request-id"),
             value,
         );
+    }
+    if let Some(in_flight) = in_flight {
+        in_flight.end();
     }
     Ok(res)
 }

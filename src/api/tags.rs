@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::api::auth::Caller;
 use crate::api::common::{
-    ensure_mutable, ensure_writable, find_image, has_4byte_utf8, reject_body,
+    ensure_mutable, ensure_writable, find_image, has_4byte_utf8, nul_refused, reject_body,
 };
 use crate::api::middleware::no_content;
 use crate::api::State;
@@ -27,6 +27,9 @@ pub async fn add(
         return Err(ApiError::bad_request(format!(
             "Provided object does not match schema 'image': '{tag}' is too long"
         )));
+    }
+    if tag.contains('\0') {
+        return Err(nul_refused());
     }
     if has_4byte_utf8(&tag) {
         return Err(ApiError::bad_request(format!(

@@ -256,7 +256,8 @@ fn pool_error(err: PoolError) -> DataAccessError {
     }
 }
 
-/// Connection trouble → `Unavailable`, unique violation → `Duplicate`, the rest → `Backend`.
+/// Connection trouble → `Unavailable`, unique violation → `Duplicate`, a value the column
+/// cannot hold → `Invalid`, the rest → `Backend`.
 pub(crate) fn pg_error(err: tokio_postgres::Error) -> DataAccessError {
     if let Some(db) = err.as_db_error() {
         let code = db.code();
@@ -264,6 +265,11 @@ pub(crate) fn pg_error(err: tokio_postgres::Error) -> DataAccessError {
             return DataAccessError::Duplicate(db.message().to_string());
         }
         let class = &code.code()[..2.min(code.code().len())];
+        if class == "22" {
+            // A value PostgreSQL cannot take (NUL in text, longer than its column, out of
+            // range): the caller's input, not a server fault.
+            return DataAccessError::Invalid(format!("Invalid value: {}", db.message()));
+        }
         if class == "08"
             || class == "53"
             || class == "57"

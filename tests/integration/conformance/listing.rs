@@ -471,6 +471,11 @@ pub async fn filter_tags_are_anded(da: &dyn DataAccess) {
         set(&[&ab])
     );
     assert_eq!(list_ids(da, &admin(), &tags(&["b", "c"])).await, set(&[]));
+    assert_eq!(
+        list_ids(da, &admin(), &tags(&["a", "a"])).await,
+        set(&[&ab, &a]),
+        "a repeated tag is one filter"
+    );
     da.image_tag_delete(&admin(), &ab.id, "b")
         .await
         .expect("untag");
@@ -478,6 +483,11 @@ pub async fn filter_tags_are_anded(da: &dyn DataAccess) {
         list_ids(da, &admin(), &tags(&["b"])).await,
         set(&[]),
         "deleted tags do not match"
+    );
+    assert_eq!(
+        list_ids(da, &admin(), &tags(&["a", "b"])).await,
+        set(&[]),
+        "a deleted tag fails a combined filter"
     );
 }
 
@@ -515,6 +525,16 @@ pub async fn filter_properties(da: &dyn DataAccess) {
         list_ids(da, &admin(), &q(&[("arch", "aarch64")])).await,
         set(&[]),
         "deleted properties do not match"
+    );
+    assert_eq!(
+        list_ids(
+            da,
+            &admin(),
+            &q(&[("os_distro", "ubuntu"), ("arch", "aarch64")])
+        )
+        .await,
+        set(&[]),
+        "a deleted property fails a combined filter"
     );
 }
 

@@ -9,6 +9,8 @@ pub struct ApiProcess {
     pub client: reqwest::Client,
     pub dir: tempfile::TempDir,
     child: Child,
+    /// The glance-registry behind a registry-proxy node, stopped with it.
+    _registry: Option<Box<dyn std::any::Any + Send>>,
 }
 
 pub fn free_port() -> u16 {
@@ -42,6 +44,36 @@ impl ApiProcess {
         Self::start_on_port(free_port(), env).await
     }
 
+    /// Start in the mode `GLANCE_TEST_MODE` names (direct-sqlite when unset): on a fresh
+    /// PostgreSQL database, or as a registry-proxy node in front of a real glance-registry.
+    pub async fn start_in_test_mode(env: &[(&str, String)]) -> Self {
+        let mut env: Vec<(&str, String)> = env.to_vec();
+        let mut registry: Option<Box<dyn std::any::Any + Send>> = None;
+        match std::env::var("GLANCE_TEST_MODE").as_deref() {
+            #[cfg(feature = "direct-postgres")]
+            Ok("direct-postgres") => {
+                env.push(("GLANCE__DATA_ACCESS__MODE", "direct-postgres".into()));
+                env.push(("GLANCE__DATABASE__URL", super::postgres::fresh_url().await));
+            }
+            #[cfg(all(feature = "registry-proxy", feature = "registry-server"))]
+            Ok("registry-proxy") => {
+                let started = super::registry::RegistryProcess::start().await;
+                env.push(("GLANCE__DATA_ACCESS__MODE", "registry-proxy".into()));
+                env.push(("GLANCE__DATABASE__URL", String::new()));
+                env.push(("GLANCE__REGISTRY__URL", started.base.clone()));
+                env.push(("GLANCE__REGISTRY__TOKEN", super::registry::TOKEN.into()));
+                registry = Some(Box::new(started));
+            }
+            Ok(other) if other != "direct-sqlite" => {
+                panic!("GLANCE_TEST_MODE={other} is not a mode this build can test")
+            }
+            _ => {}
+        }
+        let mut process = Self::start_on_port(free_port(), &env).await;
+        process._registry = registry;
+        process
+    }
+
     /// The same on a given port (a node restarted in place keeps its address).
     pub async fn start_on_port(port: u16, env: &[(&str, String)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -72,6 +104,7 @@ impl ApiProcess {
             client: reqwest::Client::new(),
             dir,
             child,
+            _registry: None,
         };
         wait_healthy(&process.client, &process.base, &mut process.child).await;
         process

@@ -4,13 +4,21 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
+use actix_http::{Extensions, HttpService, Protocol};
+use actix_service::{fn_service, map_config, IntoServiceFactory, ServiceFactoryExt};
+use actix_web::dev::AppConfig;
+use actix_web::rt::net::TcpStream;
 use actix_web::{web, App, HttpServer};
 
-use crate::api::{build_app, metrics_resource, AppState};
+pub mod connection;
+
+use connection::AnsweredConnection;
+
+use crate::api::{build_app, metrics_resource, AppState, State};
 use crate::auth_tokens::{StaticTokens, TokenFileError};
 use crate::config::{AuthMode, Settings};
 use crate::data_access;
-use crate::metrics;
+use crate::metrics::{self, MetricsHandle};
 use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
@@ -61,12 +69,7 @@ pub async fn start(
     });
     let on_main = settings.metrics.enabled.then(|| handle.clone());
     let db_for_metrics = web::Data::new(state.db.clone());
-    let mut server = HttpServer::new(move || build_app(state.clone(), on_main.clone()))
-        .listen(listener)
-        .map_err(StartError::Http)?;
-    if settings.server.workers > 0 {
-        server = server.workers(settings.server.workers);
-    }
+    let server = serve_api(listener, settings.server.workers, state, on_main)?;
     if !settings.metrics.bind.is_empty() {
         // A separate listener keeps metrics off the public API port.
         let metrics_server = HttpServer::new(move || {
@@ -81,5 +84,43 @@ pub async fn start(
         tokio::spawn(metrics_server);
         log::info!("metrics on http://{}/metrics", settings.metrics.bind);
     }
-    Ok(server.run())
+    Ok(server)
+}
+
+/// What `HttpServer::listen` builds, with each connection wrapped in `AnsweredConnection`
+/// (see there why) and its in-flight marker put in the connection's data.
+fn serve_api(
+    listener: TcpListener,
+    workers: usize,
+    state: State,
+    metrics: Option<MetricsHandle>,
+) -> Result<actix_web::dev::Server, StartError> {
+    let addr = listener.local_addr().map_err(StartError::Http)?;
+    let mut builder = actix_server::Server::build();
+    if workers > 0 {
+        builder = builder.workers(workers);
+    }
+    let server = builder
+        .listen("glance-api", listener, move || {
+            let app = build_app(state.clone(), metrics.clone())
+                .into_factory()
+                .map_err(|err| err.error_response());
+            let http = HttpService::build()
+                .local_addr(addr)
+                .on_connect_ext(|io: &AnsweredConnection, data: &mut Extensions| {
+                    data.insert(io.in_flight());
+                })
+                // The host actix-web's own server gives the app: the listener's address.
+                .finish(map_config(app, move |_| {
+                    AppConfig::__priv_test_new(false, addr.to_string(), addr)
+                }));
+            fn_service(|io: TcpStream| async move {
+                let peer = io.peer_addr().ok();
+                Ok((AnsweredConnection::new(io), Protocol::Http1, peer))
+            })
+            .and_then(http)
+        })
+        .map_err(StartError::Http)?
+        .run();
+    Ok(server)
 }
