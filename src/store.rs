@@ -152,33 +152,55 @@ pub struct Upload {
 
 /// The writer thread: append and digest each batch until `Finish` (fsync, answer the
 /// digests) or until the upload is dropped (stop; `Upload::drop` removes the file).
+/// SHA-512 runs on a second thread beside it: together the two digests cost more than one
+/// core can stream, and each thread still sees the bytes in order.
 fn write_and_digest(
     mut file: std::fs::File,
     mut batches: tokio::sync::mpsc::Receiver<Batch>,
 ) -> io::Result<Written> {
     use std::io::Write;
-    let mut md5 = Md5::new();
-    let mut sha512 = Sha512::new();
-    let mut size = 0u64;
-    while let Some(batch) = batches.blocking_recv() {
-        match batch {
-            Batch::Data(data) => {
-                file.write_all(&data)?;
-                md5.update(&data);
+    std::thread::scope(|scope| {
+        let (to_sha512, for_sha512) = std::sync::mpsc::sync_channel::<Bytes>(QUEUED_BATCHES);
+        let sha512 = scope.spawn(move || {
+            let mut sha512 = Sha512::new();
+            for data in for_sha512 {
                 sha512.update(&data);
-                size += data.len() as u64;
             }
-            Batch::Finish => {
-                file.sync_all()?;
-                return Ok(Written {
-                    size,
-                    md5: hex::encode(md5.finalize()),
-                    sha512: hex::encode(sha512.finalize()),
-                });
+            sha512
+        });
+        let mut md5 = Md5::new();
+        let mut size = 0u64;
+        let mut finished = false;
+        while let Some(batch) = batches.blocking_recv() {
+            match batch {
+                Batch::Data(data) => {
+                    file.write_all(&data)?;
+                    md5.update(&data);
+                    size += data.len() as u64;
+                    if to_sha512.send(data).is_err() {
+                        break;
+                    }
+                }
+                Batch::Finish => {
+                    file.sync_all()?;
+                    finished = true;
+                    break;
+                }
             }
         }
-    }
-    Err(closed())
+        drop(to_sha512);
+        let sha512 = sha512
+            .join()
+            .map_err(|_| io::Error::other("the SHA-512 thread failed"))?;
+        if !finished {
+            return Err(closed());
+        }
+        Ok(Written {
+            size,
+            md5: hex::encode(md5.finalize()),
+            sha512: hex::encode(sha512.finalize()),
+        })
+    })
 }
 
 impl Upload {

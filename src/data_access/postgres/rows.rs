@@ -19,16 +19,12 @@ pub const IMAGE_COLUMNS: &str = "images.id, images.name, images.size, images.vir
     images.owner, images.min_disk, images.min_ram, images.protected, images.os_hidden, \
     images.created_at, images.updated_at, images.deleted_at, images.deleted";
 
-/// Live properties, tags and locations of each `images` row as JSON, then the start of the
-/// caller-membership test: append the caller's project placeholder and `IMAGE_AGGREGATES_TAIL`.
+/// Live properties, tags and locations of each `images` row as one JSON value (kept in
+/// `images.children` by triggers, migration V2; computed if a row has none yet), then the
+/// start of the caller-membership test: append the caller's project placeholder and
+/// `IMAGE_AGGREGATES_TAIL`.
 pub const IMAGE_AGGREGATES_HEAD: &str = "\
-    COALESCE((SELECT json_object_agg(p.name, COALESCE(p.value, '')) FROM image_properties p \
-      WHERE p.image_id = images.id AND NOT p.deleted), '{}'::json) AS properties, \
-    COALESCE((SELECT json_agg(t.value ORDER BY t.id) FROM image_tags t \
-      WHERE t.image_id = images.id AND NOT t.deleted), '[]'::json) AS tags, \
-    COALESCE((SELECT json_agg(json_build_object('id', l.id, 'url', l.value, \
-      'metadata', l.meta_data, 'status', l.status) ORDER BY l.id) FROM image_locations l \
-      WHERE l.image_id = images.id AND NOT l.deleted), '[]'::json) AS locations, \
+    COALESCE(images.children, glance_rs_image_children(images.id)) AS children, \
     EXISTS (SELECT 1 FROM image_members m WHERE m.image_id = images.id AND m.member = ";
 pub const IMAGE_AGGREGATES_TAIL: &str = " AND NOT m.deleted) AS caller_is_member";
 
@@ -50,9 +46,9 @@ fn bad_row(what: &str, value: &str) -> DataAccessError {
 pub fn image_from_row(row: &Row) -> DaResult<(Image, bool)> {
     let status: String = row.try_get("status").map_err(decode)?;
     let visibility: String = row.try_get("visibility").map_err(decode)?;
-    let properties: serde_json::Value = row.try_get("properties").map_err(decode)?;
-    let tags: serde_json::Value = row.try_get("tags").map_err(decode)?;
-    let locations: serde_json::Value = row.try_get("locations").map_err(decode)?;
+    let mut children: serde_json::Value = row.try_get("children").map_err(decode)?;
+    let mut take = |name: &str| children.get_mut(name).map(serde_json::Value::take);
+    let (properties, tags, locations) = (take("properties"), take("tags"), take("locations"));
     let image = Image {
         id: row.try_get("id").map_err(decode)?,
         name: row.try_get("name").map_err(decode)?,
@@ -75,9 +71,12 @@ pub fn image_from_row(row: &Row) -> DaResult<(Image, bool)> {
         updated_at: row.try_get("updated_at").map_err(decode)?,
         deleted_at: row.try_get("deleted_at").map_err(decode)?,
         deleted: row.try_get("deleted").map_err(decode)?,
-        properties: properties_from_json(properties),
-        tags: tags_from_json(tags),
-        locations: locations_from_json(locations)?,
+        properties: properties.map(properties_from_json).unwrap_or_default(),
+        tags: tags.map(tags_from_json).unwrap_or_default(),
+        locations: locations
+            .map(locations_from_json)
+            .transpose()?
+            .unwrap_or_default(),
     };
     let caller_is_member = row.try_get("caller_is_member").map_err(decode)?;
     Ok((image, caller_is_member))

@@ -125,3 +125,54 @@ async fn db_sync_failures_do_not_print_the_password() {
     assert!(log.contains("glance:****@127.0.0.1:1"), "{log}");
     assert!(!log.contains("s3cr3t-pw"), "{log}");
 }
+
+/// Schema version 2 keeps each image's properties, tags and locations in `images.children`
+/// with triggers: a child row written by plain SQL (another tool, an older node) shows in the
+/// next one-row read, and a row without `children` is computed on the fly.
+#[tokio::test]
+async fn image_children_follow_every_child_write() {
+    use crate::conformance::{admin, new_image};
+    use glance_rs::domain::Visibility;
+
+    let (url, _guard) = fresh_database().await;
+    let backend = open(&settings_for(&url)).await.expect("open");
+    let admin = admin();
+    let mut values = new_image(Some("p"), Visibility::Public);
+    values.tags = vec!["kept".into()];
+    values
+        .properties
+        .insert("os_distro".into(), "debian".into());
+    let image = backend.image_create(&admin, values).await.expect("create");
+    let id = image.id.clone();
+
+    execute(
+        &url,
+        &format!(
+            "INSERT INTO image_tags (image_id, value, created_at, deleted) \
+             VALUES ('{id}', 'by-sql', now(), false); \
+             UPDATE image_properties SET deleted = true, deleted_at = now() \
+             WHERE image_id = '{id}' AND name = 'os_distro'; \
+             INSERT INTO image_properties (image_id, name, value, created_at, deleted) \
+             VALUES ('{id}', 'arch', 'x86_64', now(), false)"
+        ),
+    )
+    .await;
+    let read = backend.image_get(&admin, &id, false).await.expect("get");
+    assert_eq!(read.tags, vec!["kept".to_string(), "by-sql".to_string()]);
+    assert_eq!(
+        read.properties.into_iter().collect::<Vec<_>>(),
+        vec![("arch".to_string(), "x86_64".to_string())]
+    );
+
+    execute(
+        &url,
+        &format!("UPDATE images SET children = NULL WHERE id = '{id}'"),
+    )
+    .await;
+    let recomputed = backend.image_get(&admin, &id, false).await.expect("get");
+    assert_eq!(
+        recomputed.tags,
+        vec!["kept".to_string(), "by-sql".to_string()]
+    );
+    assert!(recomputed.properties.contains_key("arch"));
+}
