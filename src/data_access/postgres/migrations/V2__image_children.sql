@@ -26,34 +26,23 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER image_properties_inserted AFTER INSERT ON image_properties
-    REFERENCING NEW TABLE AS changed_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION glance_rs_refresh_children();
-CREATE TRIGGER image_properties_updated AFTER UPDATE ON image_properties
-    REFERENCING NEW TABLE AS changed_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION glance_rs_refresh_children();
-CREATE TRIGGER image_properties_deleted AFTER DELETE ON image_properties
-    REFERENCING OLD TABLE AS changed_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION glance_rs_refresh_children();
-
-CREATE TRIGGER image_tags_inserted AFTER INSERT ON image_tags
-    REFERENCING NEW TABLE AS changed_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION glance_rs_refresh_children();
-CREATE TRIGGER image_tags_updated AFTER UPDATE ON image_tags
-    REFERENCING NEW TABLE AS changed_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION glance_rs_refresh_children();
-CREATE TRIGGER image_tags_deleted AFTER DELETE ON image_tags
-    REFERENCING OLD TABLE AS changed_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION glance_rs_refresh_children();
-
-CREATE TRIGGER image_locations_inserted AFTER INSERT ON image_locations
-    REFERENCING NEW TABLE AS changed_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION glance_rs_refresh_children();
-CREATE TRIGGER image_locations_updated AFTER UPDATE ON image_locations
-    REFERENCING NEW TABLE AS changed_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION glance_rs_refresh_children();
-CREATE TRIGGER image_locations_deleted AFTER DELETE ON image_locations
-    REFERENCING OLD TABLE AS changed_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION glance_rs_refresh_children();
+-- One statement trigger per child table and event: <table>_inserted, _updated, _deleted.
+DO $$
+DECLARE
+    child TEXT;
+BEGIN
+    FOREACH child IN ARRAY ARRAY['image_properties', 'image_tags', 'image_locations'] LOOP
+        EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %I REFERENCING NEW TABLE AS '
+            'changed_rows FOR EACH STATEMENT EXECUTE FUNCTION glance_rs_refresh_children()',
+            child || '_inserted', child);
+        EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %I REFERENCING NEW TABLE AS '
+            'changed_rows FOR EACH STATEMENT EXECUTE FUNCTION glance_rs_refresh_children()',
+            child || '_updated', child);
+        EXECUTE format('CREATE TRIGGER %I AFTER DELETE ON %I REFERENCING OLD TABLE AS '
+            'changed_rows FOR EACH STATEMENT EXECUTE FUNCTION glance_rs_refresh_children()',
+            child || '_deleted', child);
+    END LOOP;
+END
+$$;
 
 UPDATE images SET children = glance_rs_image_children(images.id);
