@@ -47,28 +47,9 @@ impl ApiProcess {
     /// Start in the mode `GLANCE_TEST_MODE` names (direct-sqlite when unset): on a fresh
     /// PostgreSQL database, or as a registry-proxy node in front of a real glance-registry.
     pub async fn start_in_test_mode(env: &[(&str, String)]) -> Self {
+        let (mode_env, registry) = test_mode().await;
         let mut env: Vec<(&str, String)> = env.to_vec();
-        let mut registry: Option<Box<dyn std::any::Any + Send>> = None;
-        match std::env::var("GLANCE_TEST_MODE").as_deref() {
-            #[cfg(feature = "direct-postgres")]
-            Ok("direct-postgres") => {
-                env.push(("GLANCE__DATA_ACCESS__MODE", "direct-postgres".into()));
-                env.push(("GLANCE__DATABASE__URL", super::postgres::fresh_url().await));
-            }
-            #[cfg(all(feature = "registry-proxy", feature = "registry-server"))]
-            Ok("registry-proxy") => {
-                let started = super::registry::RegistryProcess::start().await;
-                env.push(("GLANCE__DATA_ACCESS__MODE", "registry-proxy".into()));
-                env.push(("GLANCE__DATABASE__URL", String::new()));
-                env.push(("GLANCE__REGISTRY__URL", started.base.clone()));
-                env.push(("GLANCE__REGISTRY__TOKEN", super::registry::TOKEN.into()));
-                registry = Some(Box::new(started));
-            }
-            Ok(other) if other != "direct-sqlite" => {
-                panic!("GLANCE_TEST_MODE={other} is not a mode this build can test")
-            }
-            _ => {}
-        }
+        env.extend(mode_env);
         let mut process = Self::start_on_port(free_port(), &env).await;
         process._registry = registry;
         process
@@ -129,5 +110,37 @@ impl Drop for ApiProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// The settings (and the registry process, kept alive with the node) for `GLANCE_TEST_MODE`.
+async fn test_mode() -> (
+    Vec<(&'static str, String)>,
+    Option<Box<dyn std::any::Any + Send>>,
+) {
+    match std::env::var("GLANCE_TEST_MODE").as_deref() {
+        #[cfg(feature = "direct-postgres")]
+        Ok("direct-postgres") => (
+            vec![
+                ("GLANCE__DATA_ACCESS__MODE", "direct-postgres".into()),
+                ("GLANCE__DATABASE__URL", super::postgres::fresh_url().await),
+            ],
+            None,
+        ),
+        #[cfg(all(feature = "registry-proxy", feature = "registry-server"))]
+        Ok("registry-proxy") => {
+            let registry = super::registry::RegistryProcess::start().await;
+            let env = vec![
+                ("GLANCE__DATA_ACCESS__MODE", "registry-proxy".into()),
+                ("GLANCE__DATABASE__URL", String::new()),
+                ("GLANCE__REGISTRY__URL", registry.base.clone()),
+                ("GLANCE__REGISTRY__TOKEN", super::registry::TOKEN.into()),
+            ];
+            (env, Some(Box::new(registry)))
+        }
+        Ok(other) if other != "direct-sqlite" => {
+            panic!("GLANCE_TEST_MODE={other} is not a mode this build can test")
+        }
+        _ => (Vec::new(), None),
     }
 }
