@@ -7,8 +7,10 @@
 //! `registry.timeout` is `Unavailable` (the API answers 503); a remote `_error` becomes the
 //! same `DataAccessError` variant the direct backend raised.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -63,7 +65,11 @@ pub fn open(settings: &Settings) -> Result<Arc<dyn DataAccess>, OpenError> {
 }
 
 pub struct RegistryClient {
-    http: reqwest::Client,
+    /// One HTTP client, and so one keep-alive pool, per thread: each actix worker runs its own
+    /// runtime, and a connection driven from another worker's runtime costs cross-thread
+    /// wake-ups on every call.
+    http_by_thread: Mutex<HashMap<ThreadId, reqwest::Client>>,
+    http_config: HttpConfig,
     /// At most `registry.pool_size` calls in flight: the pool the gauges report on.
     slots: Arc<Semaphore>,
     pool_size: usize,
@@ -90,18 +96,17 @@ impl RegistryClient {
             .map_err(|_| ConfigError::Invalid("registry.token must be printable ASCII".into()))?;
         authorization.set_sensitive(true);
         let timeout = Duration::from_secs_f64(settings.timeout);
-        let http = reqwest::Client::builder()
-            .pool_max_idle_per_host(settings.pool_size)
-            // Drop idle connections well before glance-registry's keep-alive (75 s) closes
-            // them, so a call never goes out on a connection the server is closing.
-            .pool_idle_timeout(Duration::from_secs(30))
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .tcp_nodelay(true)
+        let http_config = HttpConfig {
+            pool_size: settings.pool_size,
+            timeout,
+        };
+        let http = http_config
             .build()
             .map_err(|e| ConfigError::Invalid(format!("cannot build the registry client: {e}")))?;
+        let http_by_thread = HashMap::from([(std::thread::current().id(), http)]);
         Ok(Self {
-            http,
+            http_by_thread: Mutex::new(http_by_thread),
+            http_config,
             slots: Arc::new(Semaphore::new(settings.pool_size.max(1))),
             pool_size: settings.pool_size.max(1),
             waiting: AtomicUsize::new(0),
@@ -109,6 +114,22 @@ impl RegistryClient {
             rpc_url: format!("{base}/rpc"),
             authorization,
         })
+    }
+
+    /// This thread's HTTP client (built on first use; the settings were checked in `new`).
+    fn http(&self) -> DaResult<reqwest::Client> {
+        let mut clients = self
+            .http_by_thread
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(client) = clients.get(&std::thread::current().id()) {
+            return Ok(client.clone());
+        }
+        let client = self.http_config.build().map_err(|e| {
+            DataAccessError::Backend(format!("cannot build the registry client: {e}"))
+        })?;
+        clients.insert(std::thread::current().id(), client.clone());
+        Ok(client)
     }
 
     /// One command in one `POST /rpc`.
@@ -138,7 +159,7 @@ impl RegistryClient {
         };
         let started = Instant::now();
         let response = self
-            .http
+            .http()?
             .post(&self.rpc_url)
             .timeout(deadline.saturating_duration_since(started))
             .header(AUTHORIZATION, self.authorization.clone())
@@ -186,6 +207,26 @@ impl RegistryClient {
         serde_json::from_value(decoded).map_err(|e| {
             DataAccessError::Backend(format!("unexpected registry reply to {}: {e}", C::COMMAND))
         })
+    }
+}
+
+/// How each thread's HTTP client is built.
+struct HttpConfig {
+    pool_size: usize,
+    timeout: Duration,
+}
+
+impl HttpConfig {
+    fn build(&self) -> reqwest::Result<reqwest::Client> {
+        reqwest::Client::builder()
+            .pool_max_idle_per_host(self.pool_size)
+            // Drop idle connections well before glance-registry's keep-alive (75 s) closes
+            // them, so a call never goes out on a connection the server is closing.
+            .pool_idle_timeout(Duration::from_secs(30))
+            .timeout(self.timeout)
+            .connect_timeout(self.timeout)
+            .tcp_nodelay(true)
+            .build()
     }
 }
 
