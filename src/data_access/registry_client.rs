@@ -75,7 +75,8 @@ pub struct RegistryClient {
     pool_size: usize,
     waiting: AtomicUsize,
     timeout: Duration,
-    rpc_url: String,
+    /// Parsed once: parsing the URL on every call showed in profiles.
+    rpc_url: reqwest::Url,
     /// `Bearer <registry.token>`, marked sensitive so it never shows in debug output.
     authorization: HeaderValue,
 }
@@ -111,7 +112,8 @@ impl RegistryClient {
             pool_size: settings.pool_size.max(1),
             waiting: AtomicUsize::new(0),
             timeout,
-            rpc_url: format!("{base}/rpc"),
+            rpc_url: reqwest::Url::parse(&format!("{base}/rpc"))
+                .map_err(|e| ConfigError::Invalid(format!("registry.url {base:?}: {e}")))?,
             authorization,
         })
     }
@@ -160,7 +162,7 @@ impl RegistryClient {
         let started = Instant::now();
         let response = self
             .http()?
-            .post(&self.rpc_url)
+            .post(self.rpc_url.clone())
             .timeout(deadline.saturating_duration_since(started))
             .header(AUTHORIZATION, self.authorization.clone())
             .header(CONTEXT_HEADER, context)
