@@ -30,7 +30,19 @@ def markdown(r):
         lines.append(f"| {label} | {entry['upload_mib_s']:.0f} | {entry['download_mib_s']:.0f} | {rss:.1f} |" if rss else
                      f"| {label} | {entry['upload_mib_s']:.0f} | {entry['download_mib_s']:.0f} | n/a |")
     get = {label: e["ops"]["get image"]["rps"] for label, e in modes.items()}
-    lines += ["", "Ratios (this run):", ""]
+    side = r.get("side_by_side")
+    if side:
+        lines += ["", f"Side by side (the goals): a direct-postgres node, a registry-proxy node with its registry "
+                  f"and the bare baseline run at once on one database; GET image is driven at each in turn, "
+                  f"{len(side['direct-postgres']['runs'])} rounds of {r['duration_s']} s; medians.", "",
+                  "| server | median req/s | runs |", "|---|---:|---|"]
+        for name, s in side.items():
+            lines.append(f"| {name} | {s['median']:.0f} | {', '.join(f'{x:.0f}' for x in s['runs'])} |")
+        direct, proxy, bare = (side[n]["median"] for n in ("direct-postgres", "registry-proxy over postgres", "bare baseline"))
+        lines += ["", "Goals (side-by-side medians):", "",
+                  f"- direct-postgres GET image / bare baseline: **{ratio(direct, bare)}** (goal ≥ ×0.80)",
+                  f"- registry-proxy over postgres / direct-postgres, GET image: **{ratio(proxy, direct)}** (goal ≥ ×0.50)"]
+    lines += ["", "Ratios (this run, each mode's own phase):", ""]
     if "baseline" in r and "direct-postgres" in get:
         lines.append(f"- direct-postgres GET image / bare baseline: **{ratio(get['direct-postgres'], r['baseline']['rps'])}** (goal ≥ ×0.80)")
     if "registry-proxy over postgres" in get and "direct-postgres" in get:

@@ -221,6 +221,63 @@ def run_mode(label, mode, backend, args, workdir, pg_admin_url, results):
             p.stop()
 
 
+SIDE_BY_SIDE = ["direct-postgres", "registry-proxy over postgres", "bare baseline"]
+
+
+def side_by_side(args, workdir, pg_admin_url, results):
+    """The two GET goals, measured as fairly as two cores allow: a direct-postgres node, a
+    registry-proxy node with its registry, and the bare baseline all run at once on one
+    database, and GET image is driven at each in turn, `rounds` times; medians are reported."""
+    print("== side by side: GET image, alternating runs", flush=True)
+    mode_dir = os.path.join(workdir, "side-by-side")
+    os.makedirs(mode_dir)
+    psql(pg_admin_url, "DROP DATABASE IF EXISTS bench_side_by_side")
+    psql(pg_admin_url, "CREATE DATABASE bench_side_by_side")
+    db_url = pg_admin_url.rsplit("/", 1)[0] + "/bench_side_by_side"
+    subprocess.run([os.path.join(BIN, "glance-api"), "db-sync"], check=True, cwd=mode_dir, capture_output=True,
+                   env=dict(os.environ, GLANCE__DATA_ACCESS__MODE="direct-postgres", GLANCE__DATABASE__URL=db_url))
+    store = os.path.join(mode_dir, "images")
+    procs = []
+    try:
+        registry_port, direct_port, proxy_port, baseline_port = free_port(), free_port(), free_port(), free_port()
+        registry_base = f"http://127.0.0.1:{registry_port}"
+        procs.append(Proc("registry", [os.path.join(BIN, "glance-registry")], {
+            "GLANCE__SERVER__BIND": f"127.0.0.1:{registry_port}", "GLANCE__DATA_ACCESS__MODE": "direct-postgres",
+            "GLANCE__DATABASE__URL": db_url, "GLANCE__REGISTRY__TOKEN": TOKEN}, mode_dir))
+        wait_healthy(registry_base)
+        direct = f"http://127.0.0.1:{direct_port}"
+        procs.append(Proc("api-direct", [os.path.join(BIN, "glance-api")], {
+            "GLANCE__SERVER__BIND": f"127.0.0.1:{direct_port}", "GLANCE__DATA_ACCESS__MODE": "direct-postgres",
+            "GLANCE__DATABASE__URL": db_url, "GLANCE__STORE__PATH": store}, mode_dir))
+        proxy = f"http://127.0.0.1:{proxy_port}"
+        procs.append(Proc("api-proxy", [os.path.join(BIN, "glance-api")], {
+            "GLANCE__SERVER__BIND": f"127.0.0.1:{proxy_port}", "GLANCE__DATA_ACCESS__MODE": "registry-proxy",
+            "GLANCE__REGISTRY__URL": registry_base, "GLANCE__REGISTRY__TOKEN": TOKEN, "GLANCE__STORE__PATH": store},
+            mode_dir))
+        procs.append(Proc("baseline", [os.path.join(BIN, "examples", "baseline"), f"127.0.0.1:{baseline_port}", db_url],
+                          {}, mode_dir))
+        wait_healthy(direct)
+        wait_healthy(proxy)
+        time.sleep(1)  # the baseline has no health check
+        ids = seed(direct)
+        target = ids[len(ids) // 2]
+        urls = {"direct-postgres": f"{direct}/v2/images/{target}",
+                "registry-proxy over postgres": f"{proxy}/v2/images/{target}",
+                "bare baseline": f"http://127.0.0.1:{baseline_port}/v2/images/{target}"}
+        runs = {name: [] for name in SIDE_BY_SIDE}
+        for _ in range(args.rounds):
+            for name in SIDE_BY_SIDE:
+                runs[name].append(wrk(urls[name], "get.lua", args.duration, args.connections)["rps"])
+        results["side_by_side"] = {name: {"runs": runs[name], "median": statistics.median(runs[name])}
+                                   for name in SIDE_BY_SIDE}
+        for name in SIDE_BY_SIDE:
+            shown = ", ".join(f"{x:.0f}" for x in runs[name])
+            print(f"   {name:30s} median {statistics.median(runs[name]):9.1f} req/s  ({shown})", flush=True)
+    finally:
+        for p in reversed(procs):
+            p.stop()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=10)
@@ -246,6 +303,7 @@ def main():
     try:
         for label, mode, backend in MODES:
             run_mode(label, mode, backend, args, workdir, pg_url, results)
+        side_by_side(args, workdir, pg_url, results)
         hashed = subprocess.run([os.path.join(BIN, "examples", "hash_baseline"), str(args.upload_mib)],
                                 capture_output=True, text=True, check=True).stdout.strip()
         results["hash_baseline_mib_s"] = float(hashed)
