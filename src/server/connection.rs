@@ -103,7 +103,8 @@ impl Drop for AnsweredConnection {
         // The dispatcher gave up on a request its handler never answered. If the client is
         // gone the write fails harmlessly; otherwise it gets the 400 it is owed.
         log::info!(
-            "{}: malformed request body framing; answering 400 and closing",
+            "{}: the HTTP layer dropped the connection mid-request (malformed body framing, \
+             or the client is gone); answering 400 and closing",
             owed.request_id
         );
         let response = malformed_body_response(&owed);
