@@ -131,17 +131,8 @@ pub async fn start(
         server = server.workers(settings.server.workers);
     }
     if !settings.metrics.bind.is_empty() {
-        let metrics_server = HttpServer::new(move || {
-            App::new()
-                .app_data(db_for_scrape.clone())
-                .service(crate::api::metrics_resource(handle.clone()))
-        })
-        .workers(1)
-        .bind(&settings.metrics.bind)
-        .map_err(StartError::Http)?
-        .run();
-        tokio::spawn(metrics_server);
-        log::info!("metrics on http://{}/metrics", settings.metrics.bind);
+        crate::server::spawn_metrics_listener(&settings.metrics.bind, db_for_scrape, handle)
+            .map_err(StartError::Http)?;
     }
     Ok(server.run())
 }

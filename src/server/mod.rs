@@ -17,7 +17,7 @@ use connection::AnsweredConnection;
 use crate::api::{build_app, metrics_resource, AppState, State};
 use crate::auth_tokens::{StaticTokens, TokenFileError};
 use crate::config::{AuthMode, Settings};
-use crate::data_access;
+use crate::data_access::{self, DataAccess};
 use crate::metrics::{self, MetricsHandle};
 use crate::store::Store;
 
@@ -71,20 +71,30 @@ pub async fn start(
     let db_for_metrics = web::Data::new(state.db.clone());
     let server = serve_api(listener, settings.server.workers, state, on_main)?;
     if !settings.metrics.bind.is_empty() {
-        // A separate listener keeps metrics off the public API port.
-        let metrics_server = HttpServer::new(move || {
-            App::new()
-                .app_data(db_for_metrics.clone())
-                .service(metrics_resource(handle.clone()))
-        })
-        .workers(1)
-        .bind(&settings.metrics.bind)
-        .map_err(StartError::Http)?
-        .run();
-        tokio::spawn(metrics_server);
-        log::info!("metrics on http://{}/metrics", settings.metrics.bind);
+        spawn_metrics_listener(&settings.metrics.bind, db_for_metrics, handle)
+            .map_err(StartError::Http)?;
     }
     Ok(server)
+}
+
+/// `GET /metrics` on a listener of its own (`metrics.bind`), so metrics need not be public.
+/// Shared by glance-api and glance-registry.
+pub fn spawn_metrics_listener(
+    bind: &str,
+    db: web::Data<Arc<dyn DataAccess>>,
+    handle: MetricsHandle,
+) -> std::io::Result<()> {
+    let metrics_server = HttpServer::new(move || {
+        App::new()
+            .app_data(db.clone())
+            .service(metrics_resource(handle.clone()))
+    })
+    .workers(1)
+    .bind(bind)?
+    .run();
+    tokio::spawn(metrics_server);
+    log::info!("metrics on http://{bind}/metrics");
+    Ok(())
 }
 
 /// What `HttpServer::listen` builds, with each connection wrapped in `AnsweredConnection`
