@@ -85,33 +85,30 @@ pub async fn glance_envelope(
     }
 
     let path = req.path().to_string();
-    let mut res = match route_for(&path, accept.as_deref()) {
+    let answered = match route_for(&path, accept.as_deref()) {
         Route::MultipleChoices => {
             let response = versions::multiple_choices(req.request());
-            req.into_response(response)
+            Ok(req.into_response(response))
         }
         route => {
             if let Route::Rewrite(new_path) = route {
                 rewrite(&mut req, &new_path);
             }
-            let res = next.call(req).await;
-            if res.is_err() {
-                // actix renders the error itself: answered all the same.
-                if let Some(in_flight) = &in_flight {
-                    in_flight.end();
-                }
-            }
-            rerender_error(res?.map_into_boxed_body(), accept.as_deref())
+            next.call(req)
+                .await
+                .map(|res| rerender_error(res.map_into_boxed_body(), accept.as_deref()))
         }
     };
+    // An error is rendered by actix itself: answered all the same.
+    if let Some(in_flight) = in_flight {
+        in_flight.end();
+    }
+    let mut res = answered?;
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         res.headers_mut().insert(
             header::HeaderName::from_static("x-openstack-request-id"),
             value,
         );
-    }
-    if let Some(in_flight) = in_flight {
-        in_flight.end();
     }
     Ok(res)
 }

@@ -29,9 +29,15 @@ pub struct RequestInFlight(RefCell<Option<Owed>>);
 struct Owed {
     request_id: String,
     format: ErrorFormat,
-    /// Closed once every `WorkToken` of the request is dropped.
-    work_done: mpsc::Receiver<()>,
-    work: WorkToken,
+    /// Made on the first `work_token` (uploads only), so plain requests allocate nothing.
+    work: Option<Work>,
+}
+
+/// The receiver closes once every `WorkToken` of the request is dropped.
+#[derive(Debug)]
+struct Work {
+    token: WorkToken,
+    done: mpsc::Receiver<()>,
 }
 
 /// Held by work a request started that must finish before the connection answers for it
@@ -45,12 +51,10 @@ pub struct WorkToken {
 impl RequestInFlight {
     /// A request started; its error body would be rendered as `format`.
     pub fn begin(&self, request_id: &str, format: ErrorFormat) {
-        let (work, work_done) = mpsc::channel(1);
         *self.0.borrow_mut() = Some(Owed {
             request_id: request_id.to_string(),
             format,
-            work_done,
-            work: WorkToken { _open: work },
+            work: None,
         });
     }
 
@@ -61,7 +65,15 @@ impl RequestInFlight {
 
     /// A token for work of the current request that its answer must wait for.
     pub fn work_token(&self) -> Option<WorkToken> {
-        self.0.borrow().as_ref().map(|owed| owed.work.clone())
+        let mut owed = self.0.borrow_mut();
+        let work = owed.as_mut()?.work.get_or_insert_with(|| {
+            let (open, done) = mpsc::channel(1);
+            Work {
+                token: WorkToken { _open: open },
+                done,
+            }
+        });
+        Some(work.token.clone())
     }
 
     fn take(&self) -> Option<Owed> {
@@ -108,7 +120,7 @@ impl Drop for AnsweredConnection {
             owed.request_id
         );
         let response = malformed_body_response(&owed);
-        let Owed { work_done, .. } = owed;
+        let work_done = owed.work.map(|work| work.done);
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 runtime.spawn(answer_and_close(io, response, work_done));
@@ -123,10 +135,16 @@ impl Drop for AnsweredConnection {
 /// Write the answer, then close gracefully: half-close and discard what the client still
 /// sends, so that closing with unread bytes does not reset the connection (which would make
 /// the client lose the answer).
-async fn answer_and_close(mut io: TcpStream, response: Vec<u8>, mut work_done: mpsc::Receiver<()>) {
+async fn answer_and_close(
+    mut io: TcpStream,
+    response: Vec<u8>,
+    work_done: Option<mpsc::Receiver<()>>,
+) {
     // Let the dropped upload put its image back to `queued` first, so a client that reads
     // the 400 and looks at the image sees the state it is owed.
-    let _ = tokio::time::timeout(Duration::from_secs(5), work_done.recv()).await;
+    if let Some(mut work_done) = work_done {
+        let _ = tokio::time::timeout(Duration::from_secs(5), work_done.recv()).await;
+    }
     let linger = async {
         io.write_all(&response).await?;
         io.shutdown().await?;
