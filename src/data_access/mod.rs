@@ -234,6 +234,8 @@ pub trait DataAccess: Send + Sync + 'static {
 }
 
 pub mod metered;
+#[cfg(any(feature = "direct-postgres", feature = "registry-proxy"))]
+mod per_thread;
 #[cfg(feature = "direct-postgres")]
 pub mod postgres;
 #[cfg(feature = "registry-proxy")]

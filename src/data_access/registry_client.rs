@@ -7,10 +7,8 @@
 //! `registry.timeout` is `Unavailable` (the API answers 503); a remote `_error` becomes the
 //! same `DataAccessError` variant the direct backend raised.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::ThreadId;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -19,6 +17,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
+use super::per_thread::PerThread;
 use super::registry_wire::commands::*;
 use super::registry_wire::{self, RemoteError, Rpc, CONTEXT_HEADER, DB_TIME_HEADER};
 use super::{DaResult, DataAccess, DataAccessError, Mode, OpenError, PoolStatus};
@@ -65,10 +64,8 @@ pub fn open(settings: &Settings) -> Result<Arc<dyn DataAccess>, OpenError> {
 }
 
 pub struct RegistryClient {
-    /// One HTTP client, and so one keep-alive pool, per thread: each actix worker runs its own
-    /// runtime, and a connection driven from another worker's runtime costs cross-thread
-    /// wake-ups on every call.
-    http_by_thread: Mutex<HashMap<ThreadId, reqwest::Client>>,
+    /// One HTTP client, and so one keep-alive pool, per thread (see `PerThread`).
+    http_by_thread: PerThread<reqwest::Client>,
     http_config: HttpConfig,
     /// At most `registry.pool_size` calls in flight: the pool the gauges report on.
     slots: Arc<Semaphore>,
@@ -101,12 +98,12 @@ impl RegistryClient {
             pool_size: settings.pool_size,
             timeout,
         };
-        let http = http_config
-            .build()
+        let http_by_thread = PerThread::new();
+        http_by_thread
+            .get_or_try_make(|| http_config.build())
             .map_err(|e| ConfigError::Invalid(format!("cannot build the registry client: {e}")))?;
-        let http_by_thread = HashMap::from([(std::thread::current().id(), http)]);
         Ok(Self {
-            http_by_thread: Mutex::new(http_by_thread),
+            http_by_thread,
             http_config,
             slots: Arc::new(Semaphore::new(settings.pool_size.max(1))),
             pool_size: settings.pool_size.max(1),
@@ -120,18 +117,9 @@ impl RegistryClient {
 
     /// This thread's HTTP client (built on first use; the settings were checked in `new`).
     fn http(&self) -> DaResult<reqwest::Client> {
-        let mut clients = self
-            .http_by_thread
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(client) = clients.get(&std::thread::current().id()) {
-            return Ok(client.clone());
-        }
-        let client = self.http_config.build().map_err(|e| {
-            DataAccessError::Backend(format!("cannot build the registry client: {e}"))
-        })?;
-        clients.insert(std::thread::current().id(), client.clone());
-        Ok(client)
+        self.http_by_thread
+            .get_or_try_make(|| self.http_config.build())
+            .map_err(|e| DataAccessError::Backend(format!("cannot build the registry client: {e}")))
     }
 
     /// One command in one `POST /rpc`.

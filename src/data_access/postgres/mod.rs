@@ -22,7 +22,8 @@ use deadpool_postgres::{
 use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
-use super::{DaResult, DataAccess, DataAccessError, Mode};
+use super::per_thread::PerThread;
+use super::{DaResult, DataAccess, DataAccessError, Mode, PoolStatus};
 use crate::config::{redact_url, Settings};
 use crate::domain::{
     Image, ImageChanges, ImageQuery, ImageStatus, Location, LocationStatus, Member, MemberChanges,
@@ -67,7 +68,12 @@ pub fn latest_version() -> i64 {
 }
 
 pub struct PostgresDataAccess {
-    pool: Pool,
+    /// One pool per thread (see `PerThread`), so a query's reply wakes the thread waiting for
+    /// it; `database.pool_size` is split evenly across the worker threads.
+    pools: PerThread<Pool>,
+    config: tokio_postgres::Config,
+    pool_size_per_thread: usize,
+    pool_timeout: Duration,
     /// Upper bound of one trait call (`CALL_TIMEOUT_FACTOR` × `database.pool_timeout`).
     call_timeout: Duration,
 }
@@ -161,29 +167,45 @@ fn pool_timeout(settings: &Settings) -> Duration {
 }
 
 impl PostgresDataAccess {
-    /// Build the pool; connections are made on first use.
+    /// Check the settings; pools and connections are made on first use, per thread.
     pub fn connect(settings: &Settings) -> Result<Self, DataAccessError> {
         let config = pg_config(settings)?;
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                // A connection whose server went away is closed and dropped on checkout.
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let workers = match settings.server.workers {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        };
+        let total = settings.database.pool_size.max(MIN_POOL_SIZE);
         let timeout = pool_timeout(settings);
-        let pool = Pool::builder(manager)
-            .max_size(settings.database.pool_size.max(MIN_POOL_SIZE))
-            .wait_timeout(Some(timeout))
-            .create_timeout(Some(timeout))
-            .recycle_timeout(Some(timeout))
-            .runtime(Runtime::Tokio1)
-            .build()
-            .map_err(|e| DataAccessError::Backend(format!("cannot build the pool: {e}")))?;
-        Ok(Self {
-            pool,
+        let backend = Self {
+            pools: PerThread::new(),
+            config,
+            pool_size_per_thread: total.div_ceil(workers),
+            pool_timeout: timeout,
             call_timeout: timeout * CALL_TIMEOUT_FACTOR,
+        };
+        backend.pool()?;
+        Ok(backend)
+    }
+
+    /// This thread's pool.
+    fn pool(&self) -> DaResult<Pool> {
+        self.pools.get_or_try_make(|| {
+            let manager = Manager::from_config(
+                self.config.clone(),
+                NoTls,
+                ManagerConfig {
+                    // A connection whose server went away is closed and dropped on checkout.
+                    recycling_method: RecyclingMethod::Fast,
+                },
+            );
+            Pool::builder(manager)
+                .max_size(self.pool_size_per_thread)
+                .wait_timeout(Some(self.pool_timeout))
+                .create_timeout(Some(self.pool_timeout))
+                .recycle_timeout(Some(self.pool_timeout))
+                .runtime(Runtime::Tokio1)
+                .build()
+                .map_err(|e| DataAccessError::Backend(format!("cannot build the pool: {e}")))
         })
     }
 
@@ -229,7 +251,7 @@ impl PostgresDataAccess {
     }
 
     async fn client(&self) -> DaResult<Object> {
-        self.pool.get().await.map_err(pool_error)
+        self.pool()?.get().await.map_err(pool_error)
     }
 
     /// Bound a whole call, so a database that accepts connections but stops answering (hung,
@@ -291,6 +313,25 @@ pub(crate) fn pg_error(err: tokio_postgres::Error) -> DataAccessError {
 impl DataAccess for PostgresDataAccess {
     fn mode(&self) -> Mode {
         Mode::DirectPostgres
+    }
+
+    /// Summed over the per-thread pools.
+    fn pool_status(&self) -> Option<PoolStatus> {
+        let mut total = PoolStatus {
+            pool: "database",
+            size: 0,
+            in_use: 0,
+            idle: 0,
+            waiting: 0,
+        };
+        for pool in self.pools.all() {
+            let status = pool.status();
+            total.size += status.max_size;
+            total.in_use += status.size.saturating_sub(status.available);
+            total.idle += status.available;
+            total.waiting += status.waiting;
+        }
+        Some(total)
     }
 
     async fn health(&self) -> DaResult<()> {
@@ -567,7 +608,10 @@ mod tests {
     fn the_pool_has_at_least_the_minimum_size() {
         let mut s = settings("postgresql://glance@127.0.0.1:1/glance");
         s.database.pool_size = 2;
+        s.server.workers = 2;
         let backend = PostgresDataAccess::connect(&s).expect("pool");
-        assert_eq!(backend.pool.status().max_size, MIN_POOL_SIZE);
+        assert_eq!(backend.pool_size_per_thread * 2, MIN_POOL_SIZE);
+        let status = backend.pool_status().expect("a pool");
+        assert_eq!((status.size, status.in_use), (MIN_POOL_SIZE / 2, 0));
     }
 }

@@ -86,6 +86,9 @@ async fn exhausted_pool_is_unavailable_within_the_timeout() {
     let mut settings = settings_for(&url);
     settings.database.pool_timeout = POOL_TIMEOUT;
     settings.database.pool_size = 1; // raised to the minimum of 8
+                                     // Pools are per worker thread (the total split across them); this test runs on one
+                                     // thread, so one worker's share is the whole pool of 8.
+    settings.server.workers = 1;
     let backend = open(&settings).await.expect("open");
     let id = "0d7c1f3e-5b6a-4f2e-8a1b-2c3d4e5f6a7b";
     backend
