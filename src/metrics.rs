@@ -14,7 +14,8 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 use metrics::{
-    counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Unit,
+    counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, SharedString,
+    Unit,
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 
@@ -152,6 +153,19 @@ pub fn record_build_info(service: &'static str, mode: &str) {
     .set(1.0);
 }
 
+/// A resource's full route pattern (`/v2/images/{image_id}`), set as resource data where the
+/// routes are declared; `record_request` falls back to asking the router.
+pub struct RoutePattern(pub &'static str);
+
+/// The `method` label, without an allocation for the usual methods.
+fn method_label(method: &actix_web::http::Method) -> SharedString {
+    const KNOWN: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+    match KNOWN.iter().find(|known| **known == method.as_str()) {
+        Some(known) => SharedString::const_str(known),
+        None => SharedString::from(method.to_string()),
+    }
+}
+
 /// Middleware: request count and latency by method, matched route pattern (never the raw
 /// path) and status, plus the `Server-Timing` header of this request.
 pub async fn record_request(
@@ -159,15 +173,18 @@ pub async fn record_request(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let (res, spent) = timing::measure(next.call(req)).await;
     let mut res = res?;
     let elapsed = started.elapsed();
-    let route = res
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_string());
-    let status = res.status().as_u16().to_string();
+    let route: SharedString = match res.request().app_data::<RoutePattern>() {
+        Some(pattern) => SharedString::const_str(pattern.0),
+        None => match res.request().match_pattern() {
+            Some(pattern) => pattern.into(),
+            None => SharedString::const_str("unmatched"),
+        },
+    };
+    let status = SharedString::from(res.status().as_u16().to_string());
     counter!(HTTP_REQUESTS_TOTAL, "method" => method.clone(), "route" => route.clone(), "status" => status.clone())
         .increment(1);
     histogram!(HTTP_REQUEST_DURATION, "method" => method, "route" => route, "status" => status)

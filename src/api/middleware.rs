@@ -11,7 +11,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse};
 
 use crate::api::versions;
-use crate::error::{negotiate, ApiError};
+use crate::error::{negotiate, ApiError, ErrorFormat};
 use crate::server::connection::RequestInFlight;
 
 /// The request id for logs and the `x-openstack-request-id` header.
@@ -70,22 +70,22 @@ pub async fn glance_envelope(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let request_id = format!("req-{}", uuid::Uuid::new_v4());
+    let request_id = new_request_id();
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let accept = req
         .headers()
         .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+        .and_then(|v| v.to_str().ok());
+    let format = negotiate(accept);
+    let route = route_for(req.path(), accept);
 
     // The connection answers for this request if actix-http drops it unanswered.
     let in_flight = req.conn_data::<Rc<RequestInFlight>>().cloned();
     if let Some(in_flight) = &in_flight {
-        in_flight.begin(&request_id, negotiate(accept.as_deref()));
+        in_flight.begin(&request_id, format);
     }
 
-    let path = req.path().to_string();
-    let answered = match route_for(&path, accept.as_deref()) {
+    let answered = match route {
         Route::MultipleChoices => {
             let response = versions::multiple_choices(req.request());
             Ok(req.into_response(response))
@@ -96,7 +96,7 @@ pub async fn glance_envelope(
             }
             next.call(req)
                 .await
-                .map(|res| rerender_error(res.map_into_boxed_body(), accept.as_deref()))
+                .map(|res| rerender_error(res.map_into_boxed_body(), format))
         }
     };
     // An error is rendered by actix itself: answered all the same.
@@ -113,12 +113,21 @@ pub async fn glance_envelope(
     Ok(res)
 }
 
+/// `req-` and a random UUID, as Glance's request ids.
+fn new_request_id() -> String {
+    let mut buffer = uuid::Uuid::encode_buffer();
+    let uuid = uuid::Uuid::new_v4();
+    let mut id = String::with_capacity(4 + uuid::fmt::Hyphenated::LENGTH);
+    id.push_str("req-");
+    id.push_str(uuid.hyphenated().encode_lower(&mut buffer));
+    id
+}
+
 /// `ApiError::error_response` renders HTML; pick the body the client asked for.
-fn rerender_error(res: ServiceResponse<BoxBody>, accept: Option<&str>) -> ServiceResponse<BoxBody> {
+fn rerender_error(res: ServiceResponse<BoxBody>, format: ErrorFormat) -> ServiceResponse<BoxBody> {
     let error = res.response().extensions().get::<ApiError>().cloned();
     match error {
         Some(error) => {
-            let format = negotiate(accept);
             let no_body = res.request().method() == actix_web::http::Method::HEAD;
             let mut response = if no_body {
                 HttpResponse::build(error.status).finish()

@@ -78,11 +78,29 @@ pub fn build_app(
         ))
 }
 
+/// Where the versioned API is mounted.
+const V2: &str = "/v2";
+
 /// A resource whose other methods answer 405 with `Allow`, as Glance's catch-all reject does.
-fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(move |req: HttpRequest| async move {
-        reject_method(&req, allow)
-    }))
+/// `pattern` is its full route pattern, kept as the `route` label of the HTTP metrics (so
+/// the router's match is not run a second time to find it).
+fn resource_in(scope: &str, pattern: &'static str, allow: &'static str) -> actix_web::Resource {
+    let path = pattern.strip_prefix(scope).unwrap_or(pattern);
+    web::resource(path)
+        .app_data(crate::metrics::RoutePattern(pattern))
+        .default_service(web::to(move |req: HttpRequest| async move {
+            reject_method(&req, allow)
+        }))
+}
+
+/// A resource at the top level.
+fn resource(pattern: &'static str, allow: &'static str) -> actix_web::Resource {
+    resource_in("", pattern, allow)
+}
+
+/// A resource in the `/v2` scope, given by its full pattern.
+fn v2_resource(pattern: &'static str, allow: &'static str) -> actix_web::Resource {
+    resource_in(V2, pattern, allow)
 }
 
 fn reject_method(req: &HttpRequest, allow: &str) -> Result<HttpResponse, ApiError> {
@@ -120,52 +138,59 @@ fn routes(cfg: &mut web::ServiceConfig, metrics: Option<crate::metrics::MetricsH
         cfg.service(metrics_resource(handle));
     }
     cfg.service(
-        web::scope("/v2")
+        web::scope(V2)
             .service(
-                resource("/images", "GET, POST")
+                v2_resource("/v2/images", "GET, POST")
                     .route(web::get().to(images::index))
                     .route(web::post().to(images::create)),
             )
             .service(
-                resource("/images/{image_id}", "GET, PATCH, DELETE")
+                v2_resource("/v2/images/{image_id}", "GET, PATCH, DELETE")
                     .route(web::get().to(images::show))
                     .route(web::patch().to(images::update))
                     .route(web::delete().to(images::delete)),
             )
             .service(
-                resource("/images/{image_id}/file", "GET, PUT")
+                v2_resource("/v2/images/{image_id}/file", "GET, PUT")
                     .route(web::get().to(image_data::download))
                     .route(web::put().to(image_data::upload)),
             )
             .service(
-                resource("/images/{image_id}/actions/deactivate", "POST")
+                v2_resource("/v2/images/{image_id}/actions/deactivate", "POST")
                     .route(web::post().to(actions::deactivate)),
             )
             .service(
-                resource("/images/{image_id}/actions/reactivate", "POST")
+                v2_resource("/v2/images/{image_id}/actions/reactivate", "POST")
                     .route(web::post().to(actions::reactivate)),
             )
             .service(
-                resource("/images/{image_id}/tags/{tag}", "PUT, DELETE")
+                v2_resource("/v2/images/{image_id}/tags/{tag}", "PUT, DELETE")
                     .route(web::put().to(tags::add))
                     .route(web::delete().to(tags::remove)),
             )
             .service(
-                resource("/images/{image_id}/members", "GET, POST")
+                v2_resource("/v2/images/{image_id}/members", "GET, POST")
                     .route(web::get().to(members::index))
                     .route(web::post().to(members::create)),
             )
             .service(
-                resource("/images/{image_id}/members/{member_id}", "GET, PUT, DELETE")
-                    .route(web::get().to(members::show))
-                    .route(web::put().to(members::update))
-                    .route(web::delete().to(members::delete)),
+                v2_resource(
+                    "/v2/images/{image_id}/members/{member_id}",
+                    "GET, PUT, DELETE",
+                )
+                .route(web::get().to(members::show))
+                .route(web::put().to(members::update))
+                .route(web::delete().to(members::delete)),
             )
-            .service(resource("/schemas/image", "GET").route(web::get().to(schemas::image)))
-            .service(resource("/schemas/images", "GET").route(web::get().to(schemas::images)))
-            .service(resource("/schemas/member", "GET").route(web::get().to(schemas::member)))
-            .service(resource("/schemas/members", "GET").route(web::get().to(schemas::members)))
-            .service(resource("/info/import", "GET").route(web::get().to(versions::import_info))),
+            .service(v2_resource("/v2/schemas/image", "GET").route(web::get().to(schemas::image)))
+            .service(v2_resource("/v2/schemas/images", "GET").route(web::get().to(schemas::images)))
+            .service(v2_resource("/v2/schemas/member", "GET").route(web::get().to(schemas::member)))
+            .service(
+                v2_resource("/v2/schemas/members", "GET").route(web::get().to(schemas::members)),
+            )
+            .service(
+                v2_resource("/v2/info/import", "GET").route(web::get().to(versions::import_info)),
+            ),
     );
 }
 

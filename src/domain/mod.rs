@@ -25,7 +25,27 @@ pub fn now() -> Timestamp {
 
 /// Glance's `created_at`/`updated_at` rendering: `YYYY-MM-DDTHH:MM:SSZ`, no fraction.
 pub fn format_timestamp(ts: &Timestamp) -> String {
-    ts.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    use chrono::{Datelike, Timelike};
+    let year = ts.year();
+    if !(0..=9999).contains(&year) {
+        return ts.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    }
+    // Digits written by hand: every image in every answer carries two timestamps, and
+    // `format!` with padding (or chrono's format string, parsed per call) showed in profiles.
+    let mut text = *b"0000-00-00T00:00:00Z";
+    let mut put = |at: usize, width: usize, mut value: u32| {
+        for slot in text[at..at + width].iter_mut().rev() {
+            *slot = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    put(0, 4, year.unsigned_abs());
+    put(5, 2, ts.month());
+    put(8, 2, ts.day());
+    put(11, 2, ts.hour());
+    put(14, 2, ts.minute());
+    put(17, 2, ts.second());
+    String::from_utf8_lossy(&text).into_owned()
 }
 
 /// Who is calling: the request context Glance passes to every DB-API call.
@@ -314,4 +334,31 @@ pub struct MemberChanges {
     pub status: Option<MemberStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub can_share: Option<bool>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_timestamp;
+
+    fn at(year: i32, month: u32, day: u32, h: u32, m: u32, s: u32) -> super::Timestamp {
+        chrono::NaiveDate::from_ymd_opt(year, month, day)
+            .and_then(|d| d.and_hms_micro_opt(h, m, s, 999_999))
+            .expect("valid date")
+    }
+
+    #[test]
+    fn timestamps_render_as_glance_isotime() {
+        assert_eq!(
+            format_timestamp(&at(2026, 11, 27, 14, 6, 8)),
+            "2026-11-27T14:06:08Z"
+        );
+        assert_eq!(
+            format_timestamp(&at(999, 1, 2, 3, 4, 5)),
+            "0999-01-02T03:04:05Z"
+        );
+        assert_eq!(
+            format_timestamp(&at(12345, 12, 31, 23, 59, 59)),
+            "+12345-12-31T23:59:59Z"
+        );
+    }
 }

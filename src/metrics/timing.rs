@@ -15,13 +15,22 @@ pub struct Spent {
 impl Spent {
     /// `db;dur=0.412, registry;dur=0.120, total;dur=0.950` (milliseconds).
     pub fn server_timing(&self, total: Duration) -> String {
-        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        let mut parts = vec![format!("db;dur={:.3}", ms(self.db))];
+        use std::fmt::Write;
+        // Milliseconds with three decimals from integer microseconds (float formatting with
+        // a precision is the slow path of `fmt`, and this runs on every response).
+        let ms = |out: &mut String, name: &str, d: Duration| {
+            let us = d.as_micros();
+            let _ = write!(out, "{name};dur={}.{:03}", us / 1000, us % 1000);
+        };
+        let mut out = String::with_capacity(64);
+        ms(&mut out, "db", self.db);
         if !self.registry.is_zero() {
-            parts.push(format!("registry;dur={:.3}", ms(self.registry)));
+            out.push_str(", ");
+            ms(&mut out, "registry", self.registry);
         }
-        parts.push(format!("total;dur={:.3}", ms(total)));
-        parts.join(", ")
+        out.push_str(", ");
+        ms(&mut out, "total", total);
+        out
     }
 }
 
@@ -56,4 +65,29 @@ pub fn add_db(elapsed: Duration) {
 /// Count registry-hop time against the current request (no-op outside one).
 pub fn add_registry(elapsed: Duration) {
     add(|s| s.registry += elapsed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_timing_in_milliseconds_with_three_decimals() {
+        let spent = Spent {
+            db: Duration::from_micros(412),
+            registry: Duration::ZERO,
+        };
+        assert_eq!(
+            spent.server_timing(Duration::from_micros(12_345_678)),
+            "db;dur=0.412, total;dur=12345.678"
+        );
+        let spent = Spent {
+            db: Duration::from_nanos(1_999),
+            registry: Duration::from_micros(120),
+        };
+        assert_eq!(
+            spent.server_timing(Duration::from_micros(950)),
+            "db;dur=0.001, registry;dur=0.120, total;dur=0.950"
+        );
+    }
 }
