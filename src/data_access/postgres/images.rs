@@ -45,7 +45,7 @@ async fn fetch<C: GenericClient>(
         return Ok(None);
     }
     let statement = client
-        .prepare_cached(&select_image_by_id(lock))
+        .prepare_cached(select_image_by_id(lock))
         .await
         .map_err(pg_error)?;
     // No project is passed as '' (no member row has it), never NULL: a NULL makes every

@@ -3,7 +3,9 @@
 //! conversions. Column names here are fixed text; values always travel as parameters.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
+use tokio_postgres::types::Json;
 use tokio_postgres::Row;
 
 use crate::data_access::{DaResult, DataAccessError};
@@ -22,126 +24,171 @@ pub const IMAGE_COLUMNS: &str = "images.id, images.name, images.size, images.vir
 /// Live properties, tags and locations of each `images` row as one JSON value (kept in
 /// `images.children` by triggers, migration V2; computed if a row has none yet), then the
 /// start of the caller-membership test: append the caller's project placeholder and
-/// `IMAGE_AGGREGATES_TAIL`.
+/// `IMAGE_AGGREGATES_TAIL`. Membership grants visibility of shared images only, so the
+/// member table is not read for the others.
 pub const IMAGE_AGGREGATES_HEAD: &str = "\
     COALESCE(images.children, glance_rs_image_children(images.id)) AS children, \
-    EXISTS (SELECT 1 FROM image_members m WHERE m.image_id = images.id AND m.member = ";
-pub const IMAGE_AGGREGATES_TAIL: &str = " AND NOT m.deleted) AS caller_is_member";
+    (images.visibility = 'shared' AND EXISTS (SELECT 1 FROM image_members m \
+    WHERE m.image_id = images.id AND m.member = ";
+pub const IMAGE_AGGREGATES_TAIL: &str = " AND NOT m.deleted)) AS caller_is_member";
 
 /// `SELECT` of one image by id (`$1`) for caller project `$2`, optionally locking its row.
-pub fn select_image_by_id(lock: bool) -> String {
-    format!(
-        "SELECT {IMAGE_COLUMNS}, {IMAGE_AGGREGATES_HEAD}$2{IMAGE_AGGREGATES_TAIL} \
-         FROM images WHERE images.id = $1{}",
-        if lock { " FOR UPDATE OF images" } else { "" }
-    )
+pub fn select_image_by_id(lock: bool) -> &'static str {
+    fn text(lock: bool) -> String {
+        format!(
+            "SELECT {IMAGE_COLUMNS}, {IMAGE_AGGREGATES_HEAD}$2{IMAGE_AGGREGATES_TAIL} \
+             FROM images WHERE images.id = $1{}",
+            if lock { " FOR UPDATE OF images" } else { "" }
+        )
+    }
+    static PLAIN: LazyLock<String> = LazyLock::new(|| text(false));
+    static LOCKING: LazyLock<String> = LazyLock::new(|| text(true));
+    if lock {
+        &LOCKING
+    } else {
+        &PLAIN
+    }
 }
 
 fn bad_row(what: &str, value: &str) -> DataAccessError {
     DataAccessError::Backend(format!("unexpected {what} {value:?} in the database"))
 }
 
+/// The image select's columns in order (`IMAGE_COLUMNS`, then the aggregates):
+/// `image_from_row` reads them by position, resolved at compile time by `column`.
+const IMAGE_ROW: [&str; 22] = [
+    "id",
+    "name",
+    "size",
+    "virtual_size",
+    "status",
+    "visibility",
+    "disk_format",
+    "container_format",
+    "checksum",
+    "os_hash_algo",
+    "os_hash_value",
+    "owner",
+    "min_disk",
+    "min_ram",
+    "protected",
+    "os_hidden",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+    "deleted",
+    "children",
+    "caller_is_member",
+];
+
+/// The position of `name` in `IMAGE_ROW` (a compile error if it is not there).
+const fn column(name: &str) -> usize {
+    let mut i = 0;
+    while i < IMAGE_ROW.len() {
+        let (a, b) = (IMAGE_ROW[i].as_bytes(), name.as_bytes());
+        if a.len() == b.len() {
+            let mut j = 0;
+            while j < a.len() && a[j] == b[j] {
+                j += 1;
+            }
+            if j == a.len() {
+                return i;
+            }
+        }
+        i += 1;
+    }
+    panic!("not a column of the image select")
+}
+
 /// An image row read with `IMAGE_COLUMNS` and `image_aggregates`, and whether the caller is
 /// a live member of it.
 pub fn image_from_row(row: &Row) -> DaResult<(Image, bool)> {
-    let status: String = row.try_get("status").map_err(decode)?;
-    let visibility: String = row.try_get("visibility").map_err(decode)?;
-    let mut children: serde_json::Value = row.try_get("children").map_err(decode)?;
-    let mut take = |name: &str| children.get_mut(name).map(serde_json::Value::take);
-    let (properties, tags, locations) = (take("properties"), take("tags"), take("locations"));
+    macro_rules! get {
+        ($name:literal) => {
+            row.try_get(const { column($name) }).map_err(decode)?
+        };
+    }
+    let status: &str = get!("status");
+    let visibility: &str = get!("visibility");
+    let children: Option<Json<Children>> = get!("children");
+    let children = children.map(|json| json.0).unwrap_or_default();
     let image = Image {
-        id: row.try_get("id").map_err(decode)?,
-        name: row.try_get("name").map_err(decode)?,
-        size: row.try_get("size").map_err(decode)?,
-        virtual_size: row.try_get("virtual_size").map_err(decode)?,
-        status: ImageStatus::parse(&status).ok_or_else(|| bad_row("image status", &status))?,
-        visibility: Visibility::parse(&visibility)
-            .ok_or_else(|| bad_row("visibility", &visibility))?,
-        disk_format: row.try_get("disk_format").map_err(decode)?,
-        container_format: row.try_get("container_format").map_err(decode)?,
-        checksum: row.try_get("checksum").map_err(decode)?,
-        os_hash_algo: row.try_get("os_hash_algo").map_err(decode)?,
-        os_hash_value: row.try_get("os_hash_value").map_err(decode)?,
-        owner: row.try_get("owner").map_err(decode)?,
-        min_disk: row.try_get("min_disk").map_err(decode)?,
-        min_ram: row.try_get("min_ram").map_err(decode)?,
-        protected: row.try_get("protected").map_err(decode)?,
-        os_hidden: row.try_get("os_hidden").map_err(decode)?,
-        created_at: row.try_get("created_at").map_err(decode)?,
-        updated_at: row.try_get("updated_at").map_err(decode)?,
-        deleted_at: row.try_get("deleted_at").map_err(decode)?,
-        deleted: row.try_get("deleted").map_err(decode)?,
-        properties: properties.map(properties_from_json).unwrap_or_default(),
-        tags: tags.map(tags_from_json).unwrap_or_default(),
-        locations: locations
-            .map(locations_from_json)
-            .transpose()?
-            .unwrap_or_default(),
+        id: get!("id"),
+        name: get!("name"),
+        size: get!("size"),
+        virtual_size: get!("virtual_size"),
+        status: ImageStatus::parse(status).ok_or_else(|| bad_row("image status", status))?,
+        visibility: Visibility::parse(visibility)
+            .ok_or_else(|| bad_row("visibility", visibility))?,
+        disk_format: get!("disk_format"),
+        container_format: get!("container_format"),
+        checksum: get!("checksum"),
+        os_hash_algo: get!("os_hash_algo"),
+        os_hash_value: get!("os_hash_value"),
+        owner: get!("owner"),
+        min_disk: get!("min_disk"),
+        min_ram: get!("min_ram"),
+        protected: get!("protected"),
+        os_hidden: get!("os_hidden"),
+        created_at: get!("created_at"),
+        updated_at: get!("updated_at"),
+        deleted_at: get!("deleted_at"),
+        deleted: get!("deleted"),
+        properties: children.properties,
+        tags: unique_tags(children.tags),
+        locations: locations_from_json(children.locations)?,
     };
-    let caller_is_member = row.try_get("caller_is_member").map_err(decode)?;
+    let caller_is_member = get!("caller_is_member");
     Ok((image, caller_is_member))
 }
 
-fn properties_from_json(value: serde_json::Value) -> BTreeMap<String, String> {
-    let serde_json::Value::Object(map) = value else {
-        return BTreeMap::new();
-    };
-    map.into_iter()
-        .map(|(name, value)| match value {
-            serde_json::Value::String(text) => (name, text),
-            other => (name, other.to_string()),
-        })
-        .collect()
+/// `images.children` as `glance_rs_image_children` writes it, read straight into types (no
+/// intermediate JSON tree).
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+struct Children {
+    properties: BTreeMap<String, String>,
+    tags: Vec<String>,
+    locations: Vec<LocationJson>,
+}
+
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+struct LocationJson {
+    id: i64,
+    url: String,
+    metadata: Option<String>,
+    status: String,
 }
 
 /// Tags in insertion order; a duplicate left by a race is shown once.
-fn tags_from_json(value: serde_json::Value) -> Vec<String> {
-    let serde_json::Value::Array(items) = value else {
-        return Vec::new();
-    };
-    let mut tags: Vec<String> = Vec::with_capacity(items.len());
-    for item in items {
-        if let serde_json::Value::String(tag) = item {
-            if !tags.contains(&tag) {
-                tags.push(tag);
-            }
+fn unique_tags(tags: Vec<String>) -> Vec<String> {
+    let mut unique: Vec<String> = Vec::with_capacity(tags.len());
+    for tag in tags {
+        if !unique.contains(&tag) {
+            unique.push(tag);
         }
     }
-    tags
+    unique
 }
 
-fn locations_from_json(value: serde_json::Value) -> DaResult<Vec<Location>> {
-    let serde_json::Value::Array(items) = value else {
-        return Ok(Vec::new());
-    };
-    let mut locations = Vec::with_capacity(items.len());
-    for item in items {
-        let id = item
-            .get("id")
-            .and_then(serde_json::Value::as_i64)
-            .unwrap_or_default();
-        let url = item
-            .get("url")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or_default();
-        let status_text = item
-            .get("status")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or_default();
-        let metadata = item
-            .get("metadata")
-            .and_then(serde_json::Value::as_str)
-            .map(metadata_from_text)
-            .unwrap_or_default();
-        locations.push(Location {
-            id,
-            url: url.to_string(),
-            metadata,
-            status: LocationStatus::parse(status_text)
-                .ok_or_else(|| bad_row("location status", status_text))?,
-        });
-    }
-    Ok(locations)
+fn locations_from_json(items: Vec<LocationJson>) -> DaResult<Vec<Location>> {
+    items
+        .into_iter()
+        .map(|item| {
+            Ok(Location {
+                id: item.id,
+                metadata: item
+                    .metadata
+                    .as_deref()
+                    .map(metadata_from_text)
+                    .unwrap_or_default(),
+                status: LocationStatus::parse(&item.status)
+                    .ok_or_else(|| bad_row("location status", &item.status))?,
+                url: item.url,
+            })
+        })
+        .collect()
 }
 
 /// `meta_data` is a JSON dict stored as text; anything else reads as `{}`.
@@ -178,4 +225,26 @@ pub fn member_from_row(row: &Row) -> DaResult<Member> {
 
 fn decode(err: tokio_postgres::Error) -> DataAccessError {
     DataAccessError::Backend(format!("cannot read a row: {err}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `image_from_row` reads by position: `IMAGE_ROW` must name the select's columns in order.
+    #[test]
+    fn image_row_positions_match_the_select_list() {
+        let mut names: Vec<&str> = IMAGE_COLUMNS
+            .split(", ")
+            .map(|item| match item.split_once(" AS ") {
+                Some((_, alias)) => alias.trim(),
+                None => item.trim().trim_start_matches("images."),
+            })
+            .collect();
+        assert!(IMAGE_AGGREGATES_HEAD.contains(") AS children, "));
+        assert!(IMAGE_AGGREGATES_TAIL.ends_with(" AS caller_is_member"));
+        names.extend(["children", "caller_is_member"]);
+        assert_eq!(names, IMAGE_ROW);
+        assert_eq!(column("children"), 20);
+    }
 }

@@ -102,11 +102,11 @@ pub fn push_image_columns(b: &mut SqlBuilder, ctx: &RequestContext) {
     match &ctx.project_id {
         Some(project) => {
             b.sql(
-                "EXISTS (SELECT 1 FROM image_members m WHERE m.image_id = images.id \
-                 AND m.deleted = 0 AND m.member = ",
+                "(images.visibility = 'shared' AND EXISTS (SELECT 1 FROM image_members m \
+                 WHERE m.image_id = images.id AND m.deleted = 0 AND m.member = ",
             )
             .param(SqlParam::Text(project.clone()))
-            .sql(")");
+            .sql("))");
         }
         None => {
             b.sql("0");
