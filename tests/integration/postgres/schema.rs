@@ -176,3 +176,42 @@ async fn image_children_follow_every_child_write() {
     );
     assert!(recomputed.properties.contains_key("arch"));
 }
+
+/// Schema version 3: an image row written without child rows, by us or by plain SQL, starts
+/// with empty `children`, so reading it never aggregates the child tables again.
+#[tokio::test]
+async fn an_image_without_child_rows_has_empty_children_from_the_start() {
+    use crate::conformance::{admin, new_image};
+    use glance_rs::domain::Visibility;
+
+    let (url, _guard) = fresh_database().await;
+    let backend = open(&settings_for(&url)).await.expect("open");
+    let admin = admin();
+    let ours = backend
+        .image_create(&admin, new_image(Some("p"), Visibility::Public))
+        .await
+        .expect("create");
+    let theirs = "00000000-0000-4000-8000-00000000c0de";
+    execute(
+        &url,
+        &format!(
+            "INSERT INTO images (id, status, visibility, created_at, deleted, min_disk, min_ram, \
+             protected, os_hidden) VALUES ('{theirs}', 'queued', 'public', now(), false, 0, 0, \
+             false, false)"
+        ),
+    )
+    .await;
+    for id in [ours.id.as_str(), theirs] {
+        let empty = crate::support::postgres::count_rows(
+            &url,
+            &format!(
+                "SELECT 1 FROM images WHERE id = '{id}' AND children::jsonb = \
+                 '{{\"properties\": {{}}, \"tags\": [], \"locations\": []}}'::jsonb"
+            ),
+        )
+        .await;
+        assert_eq!(empty, 1, "{id} has empty children");
+        let image = backend.image_get(&admin, id, false).await.expect("get");
+        assert!(image.tags.is_empty() && image.properties.is_empty() && image.locations.is_empty());
+    }
+}

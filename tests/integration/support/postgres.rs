@@ -332,6 +332,14 @@ async fn ensure_template(admin_url: &str, template: &str) {
     }
 }
 
+/// The number of rows `sql` returns on `url`; panics on failure.
+pub async fn count_rows(url: &str, sql: &str) -> usize {
+    match try_query(url, sql).await {
+        Ok(rows) => rows,
+        Err(e) => panic!("{sql}: {e}"),
+    }
+}
+
 /// Run `sql` on `url` with a short-lived connection; the number of rows it returned.
 async fn try_query(url: &str, sql: &str) -> Result<usize, tokio_postgres::Error> {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
