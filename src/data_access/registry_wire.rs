@@ -9,7 +9,7 @@
 //! * The caller's `RequestContext` travels in the `X-Glance-Context` header (JSON, escaped to
 //!   ASCII), the shared secret in `Authorization: Bearer <registry.token>`.
 
-use chrono::{NaiveDateTime, Timelike};
+use chrono::{Datelike, NaiveDateTime, Timelike};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -48,68 +48,83 @@ pub struct RemoteError {
 
 /// Python's `datetime.isoformat()` of a naive datetime: microseconds, none when zero.
 pub fn python_isoformat(ts: &NaiveDateTime) -> String {
+    // Written out (not `format`, whose format string is parsed per call): every image on the
+    // wire carries two or three of these.
     let micros = ts.nanosecond() / 1_000;
-    if micros == 0 {
-        ts.format("%Y-%m-%dT%H:%M:%S").to_string()
-    } else {
-        format!("{}.{micros:06}", ts.format("%Y-%m-%dT%H:%M:%S"))
+    let mut text = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        ts.year(),
+        ts.month(),
+        ts.day(),
+        ts.hour(),
+        ts.minute(),
+        ts.second()
+    );
+    if micros != 0 {
+        text.push_str(&format!(".{micros:06}"));
     }
+    text
 }
 
 /// Parse `isoformat()` output (naive, or with an offset that is converted to UTC).
 pub fn parse_python_isoformat(text: &str) -> Option<NaiveDateTime> {
-    NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
-        .ok()
-        .or_else(|| {
-            chrono::DateTime::parse_from_rfc3339(text)
-                .ok()
-                .map(|dt| dt.naive_utc())
-        })
+    text.parse::<NaiveDateTime>().ok().or_else(|| {
+        chrono::DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|dt| dt.naive_utc())
+    })
 }
 
 fn datetime_value(ts: &NaiveDateTime) -> Value {
-    serde_json::json!({"_type": "datetime", "_value": python_isoformat(ts)})
+    let mut map = Map::with_capacity(2);
+    map.insert("_type".into(), Value::String("datetime".into()));
+    map.insert("_value".into(), Value::String(python_isoformat(ts)));
+    Value::Object(map)
 }
 
 /// Turn the timestamp strings serde wrote for the domain types into wire datetimes.
-pub fn encode_datetimes(value: Value) -> Value {
+pub fn encode_datetimes(mut value: Value) -> Value {
+    encode_in_place(&mut value);
+    value
+}
+
+fn encode_in_place(value: &mut Value) {
     match value {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(key, value)| {
-                    let value = if TIMESTAMP_KEYS.contains(&key.as_str()) {
-                        encode_timestamp_field(value)
-                    } else if OPAQUE_KEYS.contains(&key.as_str()) {
-                        value
-                    } else {
-                        encode_datetimes(value)
-                    };
-                    (key, value)
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.into_iter().map(encode_datetimes).collect()),
-        other => other,
+        Value::Object(map) => {
+            for (key, value) in map.iter_mut() {
+                if TIMESTAMP_KEYS.contains(&key.as_str()) {
+                    encode_timestamp_field(value);
+                } else if !OPAQUE_KEYS.contains(&key.as_str()) {
+                    encode_in_place(value);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(encode_in_place),
+        _ => {}
     }
 }
 
 /// A timestamp field: a string, null, or (in `ImageFilters`) a list of `[op, timestamp]`.
-fn encode_timestamp_field(value: Value) -> Value {
+fn encode_timestamp_field(value: &mut Value) {
     match value {
-        Value::String(text) => match NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M:%S%.f") {
-            Ok(ts) => datetime_value(&ts),
-            Err(_) => Value::String(text),
-        },
-        Value::Array(items) => {
-            Value::Array(items.into_iter().map(encode_timestamp_field).collect())
+        Value::String(text) => {
+            if let Ok(ts) = text.parse::<NaiveDateTime>() {
+                *value = datetime_value(&ts);
+            }
         }
-        other => other,
+        Value::Array(items) => items.iter_mut().for_each(encode_timestamp_field),
+        _ => {}
     }
 }
 
 /// Turn wire datetimes back into the strings serde reads for `NaiveDateTime`.
 /// A `_type: datetime` with an unreadable `_value` is an error (a broken peer).
-pub fn decode_datetimes(value: Value) -> Result<Value, String> {
+pub fn decode_datetimes(mut value: Value) -> Result<Value, String> {
+    decode_in_place(&mut value)?;
+    Ok(value)
+}
+
+fn decode_in_place(value: &mut Value) -> Result<(), String> {
     match value {
         Value::Object(map) => {
             if map.get("_type").and_then(Value::as_str) == Some("datetime") {
@@ -119,25 +134,18 @@ pub fn decode_datetimes(value: Value) -> Result<Value, String> {
                     .unwrap_or_default();
                 let ts = parse_python_isoformat(text)
                     .ok_or_else(|| format!("invalid datetime {text:?}"))?;
-                return serde_json::to_value(ts).map_err(|e| e.to_string());
+                *value = serde_json::to_value(ts).map_err(|e| e.to_string())?;
+                return Ok(());
             }
-            let mut decoded = Map::with_capacity(map.len());
-            for (key, value) in map {
-                let value = if OPAQUE_KEYS.contains(&key.as_str()) {
-                    value
-                } else {
-                    decode_datetimes(value)?
-                };
-                decoded.insert(key, value);
+            for (key, value) in map.iter_mut() {
+                if !OPAQUE_KEYS.contains(&key.as_str()) {
+                    decode_in_place(value)?;
+                }
             }
-            Ok(Value::Object(decoded))
+            Ok(())
         }
-        Value::Array(items) => items
-            .into_iter()
-            .map(decode_datetimes)
-            .collect::<Result<Vec<_>, _>>()
-            .map(Value::Array),
-        other => Ok(other),
+        Value::Array(items) => items.iter_mut().try_for_each(decode_in_place),
+        _ => Ok(()),
     }
 }
 

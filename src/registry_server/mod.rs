@@ -119,8 +119,13 @@ pub async fn start(
         app.default_service(web::to(not_found))
             .wrap(actix_web::middleware::from_fn(metrics::record_request))
             .wrap(actix_web::middleware::from_fn(deprecation_headers))
-            .wrap(actix_web::middleware::Logger::new(
-                "%a \"%r\" %s %b %{x-openstack-request-id}i %Dms",
+            // Rendered per request even when its level is filtered out: mounted only when its
+            // info lines would be written (as on glance-api).
+            .wrap(actix_web::middleware::Condition::new(
+                log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info),
+                actix_web::middleware::Logger::new(
+                    "%a \"%r\" %s %b %{x-openstack-request-id}i %Dms",
+                ),
             ))
     })
     // Longer than the API's idle pool timeout (30 s), so the API always closes first.
