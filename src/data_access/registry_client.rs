@@ -14,12 +14,11 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use reqwest::header::{HeaderValue, AUTHORIZATION};
 use reqwest::StatusCode;
-use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use super::per_thread::PerThread;
 use super::registry_wire::commands::*;
-use super::registry_wire::{self, RemoteError, Rpc, CONTEXT_HEADER, DB_TIME_HEADER};
+use super::registry_wire::{self, Rpc, CONTEXT_HEADER, DB_TIME_HEADER};
 use super::{DaResult, DataAccess, DataAccessError, Mode, OpenError, PoolStatus};
 use crate::config::{ConfigError, RegistrySettings, Settings};
 use crate::domain::{
@@ -124,13 +123,9 @@ impl RegistryClient {
 
     /// One command in one `POST /rpc`.
     async fn call<C: Rpc>(&self, ctx: &RequestContext, args: C) -> DaResult<C::Output> {
-        let kwargs = serde_json::to_value(args).map_err(|e| {
+        let body = registry_wire::request_body(&args).map_err(|e| {
             DataAccessError::Backend(format!("cannot encode {} arguments: {e}", C::COMMAND))
         })?;
-        let body = serde_json::json!([{
-            "command": C::COMMAND,
-            "kwargs": registry_wire::encode_datetimes(kwargs),
-        }]);
         let context = registry_wire::encode_context(ctx)
             .map_err(|e| DataAccessError::Backend(format!("cannot encode the context: {e}")))?;
         // One deadline for waiting on a slot and for the call itself: registry.timeout in all.
@@ -155,7 +150,8 @@ impl RegistryClient {
             .header(AUTHORIZATION, self.authorization.clone())
             .header(CONTEXT_HEADER, context)
             .header("x-openstack-request-id", ctx.request_id.as_str())
-            .json(&body)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
             .send()
             .await
             .map_err(unreachable)?;
@@ -174,29 +170,14 @@ impl RegistryClient {
         metrics::histogram!(REGISTRY_HOP_DURATION, "operation" => C::COMMAND)
             .record(hop.as_secs_f64());
         timing::add_registry(hop);
-        let reply: Value = serde_json::from_slice(&bytes).map_err(|e| {
-            DataAccessError::Backend(format!("registry reply to {} is not JSON: {e}", C::COMMAND))
-        })?;
-        let entry = match reply {
-            Value::Array(entries) => entries.into_iter().next(),
-            _ => None,
-        };
-        let Some(mut entry) = entry else {
-            return Err(DataAccessError::Backend(format!(
-                "registry reply to {} is not a one-element list",
+        match registry_wire::parse_reply::<C>(&bytes) {
+            Ok(Ok(output)) => Ok(output),
+            Ok(Err(remote)) => Err(registry_wire::error_from_remote(remote)),
+            Err(problem) => Err(DataAccessError::Backend(format!(
+                "registry reply to {}: {problem}",
                 C::COMMAND
-            )));
-        };
-        if let Some(error) = entry.as_object_mut().and_then(|e| e.remove("_error")) {
-            let remote: RemoteError = serde_json::from_value(error)
-                .map_err(|e| DataAccessError::Backend(format!("malformed registry _error: {e}")))?;
-            return Err(registry_wire::error_from_remote(remote));
+            ))),
         }
-        let decoded = registry_wire::decode_datetimes(entry)
-            .map_err(|e| DataAccessError::Backend(format!("registry reply: {e}")))?;
-        serde_json::from_value(decoded).map_err(|e| {
-            DataAccessError::Backend(format!("unexpected registry reply to {}: {e}", C::COMMAND))
-        })
     }
 }
 

@@ -9,7 +9,6 @@
 //! * The caller's `RequestContext` travels in the `X-Glance-Context` header (JSON, escaped to
 //!   ASCII), the shared secret in `Authorization: Bearer <registry.token>`.
 
-use chrono::{Datelike, NaiveDateTime, Timelike};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -26,12 +25,6 @@ pub const DB_TIME_HEADER: &str = "server-timing";
 /// Glance's exception module; classes outside it are reported as `RPCError`.
 const EXCEPTION_MODULE: &str = "glance.common.exception";
 
-/// Keys whose values are timestamps in the domain types (and `ImageFilters`).
-const TIMESTAMP_KEYS: [&str; 3] = ["created_at", "updated_at", "deleted_at"];
-
-/// Keys holding user data that must cross the wire untouched, whatever it looks like.
-const OPAQUE_KEYS: [&str; 2] = ["metadata", "properties"];
-
 /// One element of the request list.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Command {
@@ -46,107 +39,46 @@ pub struct RemoteError {
     pub val: String,
 }
 
-/// Python's `datetime.isoformat()` of a naive datetime: microseconds, none when zero.
-pub fn python_isoformat(ts: &NaiveDateTime) -> String {
-    // Written out (not `format`, whose format string is parsed per call): every image on the
-    // wire carries two or three of these.
-    let micros = ts.nanosecond() / 1_000;
-    let mut text = format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        ts.year(),
-        ts.month(),
-        ts.day(),
-        ts.hour(),
-        ts.minute(),
-        ts.second()
-    );
-    if micros != 0 {
-        text.push_str(&format!(".{micros:06}"));
+/// A request body of one command: `[{"command": …, "kwargs": …}]`. Timestamps take their wire
+/// form from the domain types' serde (`domain::wire_time`).
+pub fn request_body<C: Rpc>(args: &C) -> serde_json::Result<Vec<u8>> {
+    #[derive(Serialize)]
+    struct Envelope<'a, C> {
+        command: &'static str,
+        kwargs: &'a C,
     }
-    text
+    serde_json::to_vec(&[Envelope {
+        command: C::COMMAND,
+        kwargs: args,
+    }])
 }
 
-/// Parse `isoformat()` output (naive, or with an offset that is converted to UTC).
-pub fn parse_python_isoformat(text: &str) -> Option<NaiveDateTime> {
-    text.parse::<NaiveDateTime>().ok().or_else(|| {
-        chrono::DateTime::parse_from_rfc3339(text)
-            .ok()
-            .map(|dt| dt.naive_utc())
-    })
-}
-
-fn datetime_value(ts: &NaiveDateTime) -> Value {
-    let mut map = Map::with_capacity(2);
-    map.insert("_type".into(), Value::String("datetime".into()));
-    map.insert("_value".into(), Value::String(python_isoformat(ts)));
-    Value::Object(map)
-}
-
-/// Turn the timestamp strings serde wrote for the domain types into wire datetimes.
-pub fn encode_datetimes(mut value: Value) -> Value {
-    encode_in_place(&mut value);
-    value
-}
-
-fn encode_in_place(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            for (key, value) in map.iter_mut() {
-                if TIMESTAMP_KEYS.contains(&key.as_str()) {
-                    encode_timestamp_field(value);
-                } else if !OPAQUE_KEYS.contains(&key.as_str()) {
-                    encode_in_place(value);
-                }
-            }
+/// A one-command reply: its result, or the remote error it carries. Results are read straight
+/// into their types; only a reply that mentions `_error` is looked at as a JSON tree first.
+pub fn parse_reply<C: Rpc>(bytes: &[u8]) -> Result<Result<C::Output, RemoteError>, String> {
+    if bytes.windows(8).any(|w| w == b"\"_error\"") {
+        let reply: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+        let error = match reply {
+            Value::Array(mut entries) if entries.len() == 1 => match entries.pop() {
+                Some(Value::Object(mut entry)) => entry.remove("_error"),
+                _ => None,
+            },
+            _ => return Err("not a one-element list".into()),
+        };
+        if let Some(error) = error {
+            let remote: RemoteError =
+                serde_json::from_value(error).map_err(|e| format!("malformed _error: {e}"))?;
+            return Ok(Err(remote));
         }
-        Value::Array(items) => items.iter_mut().for_each(encode_in_place),
-        _ => {}
     }
+    serde_json::from_slice::<(C::Output,)>(bytes)
+        .map(|(output,)| Ok(output))
+        .map_err(|e| format!("unexpected reply: {e}"))
 }
 
-/// A timestamp field: a string, null, or (in `ImageFilters`) a list of `[op, timestamp]`.
-fn encode_timestamp_field(value: &mut Value) {
-    match value {
-        Value::String(text) => {
-            if let Ok(ts) = text.parse::<NaiveDateTime>() {
-                *value = datetime_value(&ts);
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(encode_timestamp_field),
-        _ => {}
-    }
-}
-
-/// Turn wire datetimes back into the strings serde reads for `NaiveDateTime`.
-/// A `_type: datetime` with an unreadable `_value` is an error (a broken peer).
-pub fn decode_datetimes(mut value: Value) -> Result<Value, String> {
-    decode_in_place(&mut value)?;
-    Ok(value)
-}
-
-fn decode_in_place(value: &mut Value) -> Result<(), String> {
-    match value {
-        Value::Object(map) => {
-            if map.get("_type").and_then(Value::as_str) == Some("datetime") {
-                let text = map
-                    .get("_value")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                let ts = parse_python_isoformat(text)
-                    .ok_or_else(|| format!("invalid datetime {text:?}"))?;
-                *value = serde_json::to_value(ts).map_err(|e| e.to_string())?;
-                return Ok(());
-            }
-            for (key, value) in map.iter_mut() {
-                if !OPAQUE_KEYS.contains(&key.as_str()) {
-                    decode_in_place(value)?;
-                }
-            }
-            Ok(())
-        }
-        Value::Array(items) => items.iter_mut().try_for_each(decode_in_place),
-        _ => Ok(()),
-    }
+/// A result in a reply entry (the registry's side of `parse_reply`).
+pub fn reply_entry<T: Serialize>(output: &T) -> serde_json::Result<String> {
+    serde_json::to_string(output)
 }
 
 /// Glance's exception class for a failed command. `ImageNotFound` where the missing thing is
@@ -337,68 +269,49 @@ pub mod commands {
 
 #[cfg(test)]
 mod tests {
+    use super::commands::{ImageTagGetAll, ImageTagSetAll};
     use super::*;
     use serde_json::json;
 
-    fn ts(text: &str) -> NaiveDateTime {
-        NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").expect("valid timestamp")
+    #[test]
+    fn replies_are_read_as_results_or_remote_errors() {
+        let ok = parse_reply::<ImageTagGetAll>(br#"[["a", "_error"]]"#);
+        assert_eq!(ok, Ok(Ok(vec!["a".to_string(), "_error".to_string()])));
+        // "_error" as data (a tag above, a key of a result here) is still a result.
+        let unit = parse_reply::<ImageTagSetAll>(br#"[null]"#);
+        assert_eq!(unit, Ok(Ok(())));
+        let entry =
+            json!([{"_error": {"cls": "glance.common.exception.ImageNotFound", "val": "gone"}}]);
+        let failed = parse_reply::<ImageTagGetAll>(entry.to_string().as_bytes());
+        assert_eq!(
+            failed,
+            Ok(Err(RemoteError {
+                cls: "glance.common.exception.ImageNotFound".into(),
+                val: "gone".into()
+            }))
+        );
+        for broken in [
+            &b"nonsense"[..],
+            br#"{"_error": 1}"#,
+            br#"[1, 2]"#,
+            br#"[{"x": 1}]"#,
+        ] {
+            assert!(parse_reply::<ImageTagGetAll>(broken).is_err(), "{broken:?}");
+        }
     }
 
     #[test]
-    fn isoformat_matches_python() {
+    fn a_request_body_is_one_command_with_its_kwargs() {
+        let body = request_body(&ImageTagSetAll {
+            image_id: "i".into(),
+            tags: vec!["t".into()],
+        })
+        .expect("encodes");
+        let value: Value = serde_json::from_slice(&body).expect("json");
         assert_eq!(
-            python_isoformat(&ts("2020-06-30T17:44:53.123456")),
-            "2020-06-30T17:44:53.123456"
+            value,
+            json!([{"command": "image_tag_set_all", "kwargs": {"image_id": "i", "tags": ["t"]}}])
         );
-        assert_eq!(
-            python_isoformat(&ts("2020-06-30T17:44:53.000001")),
-            "2020-06-30T17:44:53.000001"
-        );
-        assert_eq!(
-            python_isoformat(&ts("2020-06-30T17:44:53.5")),
-            "2020-06-30T17:44:53.500000"
-        );
-        assert_eq!(
-            python_isoformat(&ts("2020-06-30T17:44:53")),
-            "2020-06-30T17:44:53"
-        );
-        // Nanoseconds below a microsecond are dropped, as Python has none.
-        assert_eq!(
-            python_isoformat(&ts("2020-06-30T17:44:53.000000900")),
-            "2020-06-30T17:44:53"
-        );
-    }
-
-    #[test]
-    fn timestamps_round_trip_and_opaque_data_is_untouched() {
-        let original = json!({
-            "id": "x",
-            "created_at": "2020-06-30T17:44:53.123456",
-            "updated_at": null,
-            "deleted_at": "2020-06-30T17:44:53",
-            "properties": {"created_at": "2020-01-01T00:00:00.5"},
-            "locations": [{"metadata": {"_type": "datetime", "_value": "nonsense"}}],
-            "filters": {"created_at": [["gt", "2021-01-01T00:00:00"]]},
-        });
-        let wire = encode_datetimes(original.clone());
-        assert_eq!(
-            wire["created_at"],
-            json!({"_type": "datetime", "_value": "2020-06-30T17:44:53.123456"})
-        );
-        assert_eq!(wire["deleted_at"]["_value"], "2020-06-30T17:44:53");
-        assert_eq!(wire["updated_at"], Value::Null);
-        assert_eq!(
-            wire["filters"]["created_at"][0][1]["_value"],
-            "2021-01-01T00:00:00"
-        );
-        assert_eq!(wire["properties"], original["properties"]);
-        assert_eq!(decode_datetimes(wire).expect("decodes"), original);
-    }
-
-    #[test]
-    fn bad_wire_datetime_is_an_error() {
-        let err = decode_datetimes(json!({"a": {"_type": "datetime", "_value": "soon"}}));
-        assert!(err.is_err());
     }
 
     #[test]

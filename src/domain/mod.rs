@@ -5,6 +5,7 @@
 
 pub mod policy;
 mod query;
+pub mod wire_time;
 
 pub use query::{
     CmpOp, ImageColumn, ImageFilters, ImageQuery, MemberQuery, MemberStatusFilter, SortDir,
@@ -176,8 +177,11 @@ pub struct Image {
     pub min_ram: i32,
     pub protected: bool,
     pub os_hidden: bool,
+    #[serde(with = "wire_time::required")]
     pub created_at: Timestamp,
+    #[serde(with = "wire_time::optional")]
     pub updated_at: Option<Timestamp>,
+    #[serde(with = "wire_time::optional")]
     pub deleted_at: Option<Timestamp>,
     pub deleted: bool,
     /// Live custom properties (soft-deleted rows are not returned); a stored NULL reads as "".
@@ -314,7 +318,9 @@ pub struct Member {
     pub member: String,
     pub can_share: bool,
     pub status: MemberStatus,
+    #[serde(with = "wire_time::required")]
     pub created_at: Timestamp,
+    #[serde(with = "wire_time::optional")]
     pub updated_at: Option<Timestamp>,
     pub deleted: bool,
 }

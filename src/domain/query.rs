@@ -45,7 +45,9 @@ pub struct ImageFilters {
     pub status: Option<ValueMatch>,
     pub container_format: Option<ValueMatch>,
     pub disk_format: Option<ValueMatch>,
+    #[serde(with = "super::wire_time::comparisons")]
     pub created_at: Vec<(CmpOp, Timestamp)>,
+    #[serde(with = "super::wire_time::comparisons")]
     pub updated_at: Vec<(CmpOp, Timestamp)>,
     /// Inclusive bounds on `size`.
     pub size_min: Option<i64>,

@@ -273,5 +273,5 @@ async fn rpc_call(
     let results = rpc::run_all(state.db.as_ref(), &ctx, commands).await;
     HttpResponse::build(StatusCode::OK)
         .content_type("application/json")
-        .body(results.to_string())
+        .body(results)
 }

@@ -71,24 +71,28 @@ pub fn parse_commands(body: Value) -> Result<Vec<Command>, Rejection> {
 }
 
 /// Run every command in order; a failure becomes that entry's `_error` and the rest still run.
-pub async fn run_all(db: &dyn DataAccess, ctx: &RequestContext, commands: Vec<Command>) -> Value {
-    let mut results = Vec::with_capacity(commands.len());
+/// Run the commands in order; the reply body, one entry per command.
+pub async fn run_all(db: &dyn DataAccess, ctx: &RequestContext, commands: Vec<Command>) -> String {
+    let mut reply = String::from("[");
     for Command { command, kwargs } in commands {
         let started = Instant::now();
         let (entry, outcome) = match dispatch(db, ctx, &command, kwargs).await {
-            Ok(Ok(value)) => (registry_wire::encode_datetimes(value), "ok"),
+            Ok(Ok(entry)) => (entry, "ok"),
             Ok(Err(err)) => {
                 if let DataAccessError::Backend(cause) = &err {
                     log::error!("registry command {command} failed: {cause}");
                 }
-                (registry_wire::error_entry(&command, &err), err.kind())
+                (
+                    registry_wire::error_entry(&command, &err).to_string(),
+                    err.kind(),
+                )
             }
             Err(ArgumentError(message)) => {
                 let entry = serde_json::json!({"_error": {
                     "cls": "builtins.TypeError",
                     "val": format!("{command}() got bad arguments: {message}"),
                 }});
-                (entry, "bad_arguments")
+                (entry.to_string(), "bad_arguments")
             }
         };
         metrics::histogram!(
@@ -97,33 +101,34 @@ pub async fn run_all(db: &dyn DataAccess, ctx: &RequestContext, commands: Vec<Co
             "outcome" => outcome
         )
         .record(started.elapsed().as_secs_f64());
-        results.push(entry);
+        if reply.len() > 1 {
+            reply.push_str(", ");
+        }
+        reply.push_str(&entry);
     }
-    Value::Array(results)
+    reply.push(']');
+    reply
 }
 
-/// The kwargs did not fit the method (Python would raise `TypeError`).
 struct ArgumentError(String);
 
+/// Timestamps in the arguments are read in their wire form by the domain types' serde.
 fn args<T: Rpc>(kwargs: Map<String, Value>) -> Result<T, ArgumentError> {
-    let value = registry_wire::decode_datetimes(Value::Object(kwargs)).map_err(ArgumentError)?;
-    serde_json::from_value(value).map_err(|e| ArgumentError(e.to_string()))
+    serde_json::from_value(Value::Object(kwargs)).map_err(|e| ArgumentError(e.to_string()))
 }
 
-/// The result in its serde form (`T` only names the command whose output this is).
-fn reply<T: Rpc>(result: DaResult<T::Output>) -> DaResult<Value> {
-    result.and_then(|value| {
-        serde_json::to_value(value).map_err(|e| DataAccessError::Backend(e.to_string()))
+fn reply<T: Rpc>(result: DaResult<T::Output>) -> DaResult<String> {
+    result.and_then(|output| {
+        registry_wire::reply_entry(&output).map_err(|e| DataAccessError::Backend(e.to_string()))
     })
 }
 
-/// One command: the outer `Result` is the kwargs check, the inner one the backend's answer.
 async fn dispatch(
     db: &dyn DataAccess,
     ctx: &RequestContext,
     command: &str,
     kwargs: Map<String, Value>,
-) -> Result<DaResult<Value>, ArgumentError> {
+) -> Result<DaResult<String>, ArgumentError> {
     Ok(match command {
         ImageCreate::COMMAND => {
             let a: ImageCreate = args(kwargs)?;

@@ -165,8 +165,16 @@ async fn api_answers_503_while_the_registry_is_down() {
         .await
         .expect("answers");
     assert_eq!(res.status(), 200);
-    let scrape = api.client.get(api.url("/metrics")).send().await;
-    let text = scrape.expect("answers").text().await.expect("text");
+    // The stale-upload sweep may hold a registry slot for a moment: scrape until it is idle.
+    let mut text = String::new();
+    for _ in 0..50 {
+        let scrape = api.client.get(api.url("/metrics")).send().await;
+        text = scrape.expect("answers").text().await.expect("text");
+        if text.contains(r#"glance_pool_connections{pool="registry",state="in_use"} 0"#) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     for expected in [
         r#"glance_registry_hop_duration_seconds_count{operation="health"}"#,
         r#"glance_pool_size{pool="registry"} 4"#,
