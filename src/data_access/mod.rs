@@ -240,6 +240,8 @@ mod per_thread;
 pub mod postgres;
 #[cfg(feature = "registry-proxy")]
 pub mod registry_client;
+#[cfg(feature = "registry-proxy")]
+mod registry_http;
 #[cfg(any(feature = "registry-proxy", feature = "registry-server"))]
 pub mod registry_wire;
 #[cfg(any(feature = "direct-sqlite", feature = "direct-postgres"))]

@@ -32,7 +32,8 @@ impl<T: Clone> PerThread<T> {
         Ok(value)
     }
 
-    /// Every thread's value (for gauges that sum over them).
+    /// Every thread's value (for gauges that sum over them: the PostgreSQL pools').
+    #[cfg_attr(not(feature = "direct-postgres"), allow(dead_code))]
     pub fn all(&self) -> Vec<T> {
         self.by_thread
             .lock()

@@ -12,11 +12,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use reqwest::header::{HeaderValue, AUTHORIZATION};
-use reqwest::StatusCode;
+use hyper::header::{HeaderName, HeaderValue, AUTHORIZATION};
+use hyper::StatusCode;
 use tokio::sync::Semaphore;
 
-use super::per_thread::PerThread;
+use super::registry_http::{Endpoint, HopError, Transport};
 use super::registry_wire::commands::*;
 use super::registry_wire::{self, Rpc, CONTEXT_HEADER, DB_TIME_HEADER};
 use super::{DaResult, DataAccess, DataAccessError, Mode, OpenError, PoolStatus};
@@ -63,16 +63,13 @@ pub fn open(settings: &Settings) -> Result<Arc<dyn DataAccess>, OpenError> {
 }
 
 pub struct RegistryClient {
-    /// One HTTP client, and so one keep-alive pool, per thread (see `PerThread`).
-    http_by_thread: PerThread<reqwest::Client>,
-    http_config: HttpConfig,
+    /// Keep-alive connections, per thread (see `registry_http`).
+    transport: Transport,
     /// At most `registry.pool_size` calls in flight: the pool the gauges report on.
     slots: Arc<Semaphore>,
     pool_size: usize,
     waiting: AtomicUsize,
     timeout: Duration,
-    /// Parsed once: parsing the URL on every call showed in profiles.
-    rpc_url: reqwest::Url,
     /// `Bearer <registry.token>`, marked sensitive so it never shows in debug output.
     authorization: HeaderValue,
 }
@@ -81,44 +78,20 @@ impl RegistryClient {
     /// A client with a keep-alive pool of `pool_size` connections and `timeout` per call.
     pub fn new(settings: &RegistrySettings) -> Result<Self, ConfigError> {
         let base = settings.url.trim_end_matches('/');
-        let parsed = reqwest::Url::parse(base)
+        let endpoint = Endpoint::parse(base)
             .map_err(|e| ConfigError::Invalid(format!("registry.url {base:?}: {e}")))?;
-        // reqwest is built without TLS here: the registry belongs on loopback or a private net.
-        if parsed.scheme() != "http" {
-            return Err(ConfigError::Invalid(format!(
-                "registry.url {base:?}: expected an http:// URL"
-            )));
-        }
         let mut authorization = HeaderValue::from_str(&format!("Bearer {}", settings.token))
             .map_err(|_| ConfigError::Invalid("registry.token must be printable ASCII".into()))?;
         authorization.set_sensitive(true);
         let timeout = Duration::from_secs_f64(settings.timeout);
-        let http_config = HttpConfig {
-            pool_size: settings.pool_size,
-            timeout,
-        };
-        let http_by_thread = PerThread::new();
-        http_by_thread
-            .get_or_try_make(|| http_config.build())
-            .map_err(|e| ConfigError::Invalid(format!("cannot build the registry client: {e}")))?;
         Ok(Self {
-            http_by_thread,
-            http_config,
+            transport: Transport::new(endpoint, settings.pool_size),
             slots: Arc::new(Semaphore::new(settings.pool_size.max(1))),
             pool_size: settings.pool_size.max(1),
             waiting: AtomicUsize::new(0),
             timeout,
-            rpc_url: reqwest::Url::parse(&format!("{base}/rpc"))
-                .map_err(|e| ConfigError::Invalid(format!("registry.url {base:?}: {e}")))?,
             authorization,
         })
-    }
-
-    /// This thread's HTTP client (built on first use; the settings were checked in `new`).
-    fn http(&self) -> DaResult<reqwest::Client> {
-        self.http_by_thread
-            .get_or_try_make(|| self.http_config.build())
-            .map_err(|e| DataAccessError::Backend(format!("cannot build the registry client: {e}")))
     }
 
     /// One command in one `POST /rpc`.
@@ -143,29 +116,33 @@ impl RegistryClient {
             }
         };
         let started = Instant::now();
-        let response = self
-            .http()?
-            .post(self.rpc_url.clone())
-            .timeout(deadline.saturating_duration_since(started))
-            .header(AUTHORIZATION, self.authorization.clone())
-            .header(CONTEXT_HEADER, context)
-            .header("x-openstack-request-id", ctx.request_id.as_str())
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body)
-            .send()
+        let request_id = HeaderValue::from_str(&ctx.request_id)
+            .unwrap_or_else(|_| HeaderValue::from_static("req-unprintable"));
+        let context = HeaderValue::from_str(&context)
+            .map_err(|e| DataAccessError::Backend(format!("cannot encode the context: {e}")))?;
+        let headers = [
+            (AUTHORIZATION, self.authorization.clone()),
+            (HeaderName::from_static(CONTEXT_HEADER), context),
+            (
+                HeaderName::from_static("x-openstack-request-id"),
+                request_id,
+            ),
+        ];
+        let answer = self
+            .transport
+            .post(&headers, body, deadline.saturating_duration_since(started))
             .await
             .map_err(unreachable)?;
-        let status = response.status();
-        if status != StatusCode::OK {
-            return Err(http_failure(C::COMMAND, status));
+        if answer.status != StatusCode::OK {
+            return Err(http_failure(C::COMMAND, answer.status));
         }
-        let db_time = response
-            .headers()
+        let db_time = answer
+            .headers
             .get(DB_TIME_HEADER)
             .and_then(|v| v.to_str().ok())
             .and_then(registry_wire::parse_db_time)
             .unwrap_or_default();
-        let bytes = response.bytes().await.map_err(unreachable)?;
+        let bytes = answer.body;
         let hop = started.elapsed().saturating_sub(db_time);
         metrics::histogram!(REGISTRY_HOP_DURATION, "operation" => C::COMMAND)
             .record(hop.as_secs_f64());
@@ -178,26 +155,6 @@ impl RegistryClient {
                 C::COMMAND
             ))),
         }
-    }
-}
-
-/// How each thread's HTTP client is built.
-struct HttpConfig {
-    pool_size: usize,
-    timeout: Duration,
-}
-
-impl HttpConfig {
-    fn build(&self) -> reqwest::Result<reqwest::Client> {
-        reqwest::Client::builder()
-            .pool_max_idle_per_host(self.pool_size)
-            // Drop idle connections well before glance-registry's keep-alive (75 s) closes
-            // them, so a call never goes out on a connection the server is closing.
-            .pool_idle_timeout(Duration::from_secs(30))
-            .timeout(self.timeout)
-            .connect_timeout(self.timeout)
-            .tcp_nodelay(true)
-            .build()
     }
 }
 
@@ -218,15 +175,8 @@ impl Drop for Waiting<'_> {
 }
 
 /// Timeouts, refused or dropped connections: the registry is away, retrying may work (→ 503).
-fn unreachable(err: reqwest::Error) -> DataAccessError {
-    let what = if err.is_timeout() {
-        "timed out"
-    } else if err.is_connect() {
-        "cannot be connected to"
-    } else {
-        "failed"
-    };
-    DataAccessError::Unavailable(format!("glance-registry {what}: {err}"))
+fn unreachable(err: HopError) -> DataAccessError {
+    DataAccessError::Unavailable(format!("glance-registry {err}"))
 }
 
 /// The registry refused the request as a whole (none of these is a caller's mistake).
@@ -253,8 +203,8 @@ impl DataAccess for RegistryClient {
         Mode::RegistryProxy
     }
 
-    /// Calls in flight against the registry; `idle` counts free call slots (reqwest keeps
-    /// up to `pool_size` keep-alive connections but does not expose its own pool).
+    /// Calls in flight against the registry; `idle` counts free call slots (each thread keeps
+    /// up to `pool_size` idle keep-alive connections).
     fn pool_status(&self) -> Option<PoolStatus> {
         let idle = self.slots.available_permits();
         Some(PoolStatus {

@@ -26,14 +26,21 @@ pub fn now() -> Timestamp {
 
 /// Glance's `created_at`/`updated_at` rendering: `YYYY-MM-DDTHH:MM:SSZ`, no fraction.
 pub fn format_timestamp(ts: &Timestamp) -> String {
+    let mut text = iso_seconds(ts);
+    text.push('Z');
+    text
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` (Python's and chrono's extended form outside years 0–9999).
+pub(crate) fn iso_seconds(ts: &Timestamp) -> String {
     use chrono::{Datelike, Timelike};
     let year = ts.year();
     if !(0..=9999).contains(&year) {
-        return ts.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        return ts.format("%Y-%m-%dT%H:%M:%S").to_string();
     }
     // Digits written by hand: every image in every answer carries two timestamps, and
     // `format!` with padding (or chrono's format string, parsed per call) showed in profiles.
-    let mut text = *b"0000-00-00T00:00:00Z";
+    let mut text = *b"0000-00-00T00:00:00";
     let mut put = |at: usize, width: usize, mut value: u32| {
         for slot in text[at..at + width].iter_mut().rev() {
             *slot = b'0' + (value % 10) as u8;
@@ -46,7 +53,9 @@ pub fn format_timestamp(ts: &Timestamp) -> String {
     put(11, 2, ts.hour());
     put(14, 2, ts.minute());
     put(17, 2, ts.second());
-    String::from_utf8_lossy(&text).into_owned()
+    let mut out = String::with_capacity(32);
+    out.push_str(&String::from_utf8_lossy(&text));
+    out
 }
 
 /// Who is calling: the request context Glance passes to every DB-API call.

@@ -4,7 +4,7 @@
 //! timestamp string. Written per field, so user data (properties, location metadata) is never
 //! looked at, whatever it contains.
 
-use chrono::{Datelike, NaiveDateTime, Timelike};
+use chrono::{NaiveDateTime, Timelike};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq, SerializeTuple, Serializer};
 use serde::{Deserialize, Serialize};
@@ -14,20 +14,13 @@ use super::Timestamp;
 
 /// Python's `datetime.isoformat()` of a naive datetime: microseconds, none when zero.
 pub fn python_isoformat(ts: &NaiveDateTime) -> String {
-    // Written out (not `format`, whose format string is parsed per call): every image on the
-    // wire carries two or three of these.
+    let mut text = super::iso_seconds(ts);
     let micros = ts.nanosecond() / 1_000;
-    let mut text = format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        ts.year(),
-        ts.month(),
-        ts.day(),
-        ts.hour(),
-        ts.minute(),
-        ts.second()
-    );
     if micros != 0 {
-        text.push_str(&format!(".{micros:06}"));
+        // Six digits, leading zeros kept.
+        let digits = (1_000_000 + micros).to_string();
+        text.push('.');
+        text.push_str(&digits[1..]);
     }
     text
 }
