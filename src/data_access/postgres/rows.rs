@@ -24,13 +24,13 @@ pub const IMAGE_COLUMNS: &str = "images.id, images.name, images.size, images.vir
 /// Live properties, tags and locations of each `images` row as one JSON value (kept in
 /// `images.children` by triggers, migration V2; computed if a row has none yet), then the
 /// start of the caller-membership test: append the caller's project placeholder and
-/// `IMAGE_AGGREGATES_TAIL`. Membership grants visibility of shared images only, so the
-/// member table is not read for the others.
+/// `IMAGE_AGGREGATES_TAIL`. Membership grants visibility of shared images only, so it is
+/// asked (`glance_rs_is_member`, migration V3: a function call, not a subplan every execution
+/// sets up) for those alone.
 pub const IMAGE_AGGREGATES_HEAD: &str = "\
     COALESCE(images.children, glance_rs_image_children(images.id)) AS children, \
-    (images.visibility = 'shared' AND EXISTS (SELECT 1 FROM image_members m \
-    WHERE m.image_id = images.id AND m.member = ";
-pub const IMAGE_AGGREGATES_TAIL: &str = " AND NOT m.deleted)) AS caller_is_member";
+    (images.visibility = 'shared' AND glance_rs_is_member(images.id, ";
+pub const IMAGE_AGGREGATES_TAIL: &str = ")) AS caller_is_member";
 
 /// `SELECT` of one image by id (`$1`) for caller project `$2`, optionally locking its row.
 pub fn select_image_by_id(lock: bool) -> &'static str {
