@@ -283,7 +283,7 @@ def main():
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--upload-mib", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--out", default=os.path.join(ROOT, "docs"))
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="glance-load-")
