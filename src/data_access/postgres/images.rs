@@ -8,7 +8,8 @@ use tokio_postgres::types::ToSql;
 
 use super::params::PgParam;
 use super::rows::{
-    image_from_row, select_image_by_id, IMAGE_AGGREGATES_HEAD, IMAGE_AGGREGATES_TAIL, IMAGE_COLUMNS,
+    image_from_row, membership_matters, select_image_by_id, IMAGE_CHILDREN, IMAGE_COLUMNS,
+    MEMBERSHIP_HEAD, MEMBERSHIP_TAIL, NO_MEMBERSHIP,
 };
 use super::{children, pg_error};
 use crate::data_access::sql::{push_image_list_tail, Dialect, SqlBuilder, SqlParam};
@@ -44,18 +45,16 @@ async fn fetch<C: GenericClient>(
     if image_id.chars().count() > 36 {
         return Ok(None);
     }
+    let membership = membership_matters(ctx);
     let statement = client
-        .prepare_cached(select_image_by_id(lock))
+        .prepare_cached(select_image_by_id(lock, membership))
         .await
         .map_err(pg_error)?;
-    // No project is passed as '' (no member row has it), never NULL: a NULL makes every
-    // custom plan cheaper than the generic one, and PostgreSQL would then plan this statement
-    // anew on every call (~0.4 ms of server CPU, more than running it).
-    let project = ctx.project_id.as_deref().unwrap_or_default();
-    let row = client
-        .query_opt(&statement, &[&image_id, &project])
-        .await
-        .map_err(pg_error)?;
+    let row = match (membership, ctx.project_id.as_deref()) {
+        (true, Some(project)) => client.query_opt(&statement, &[&image_id, &project]).await,
+        _ => client.query_opt(&statement, &[&image_id]).await,
+    }
+    .map_err(pg_error)?;
     row.as_ref().map(image_from_row).transpose()
 }
 
@@ -400,10 +399,19 @@ pub async fn get_all(
     b.sql("SELECT ")
         .sql(IMAGE_COLUMNS)
         .sql(", ")
-        .sql(IMAGE_AGGREGATES_HEAD)
-        .param(SqlParam::Text(ctx.project_id.clone().unwrap_or_default()))
-        .sql(IMAGE_AGGREGATES_TAIL)
-        .sql(" FROM images");
+        .sql(IMAGE_CHILDREN)
+        .sql(", ");
+    match &ctx.project_id {
+        Some(project) if membership_matters(ctx) => {
+            b.sql(MEMBERSHIP_HEAD)
+                .param(SqlParam::Text(project.clone()))
+                .sql(MEMBERSHIP_TAIL);
+        }
+        _ => {
+            b.sql(NO_MEMBERSHIP);
+        }
+    }
+    b.sql(" FROM images");
     push_image_list_tail(&mut b, ctx, query, marker.as_ref())?;
     let statement = b.finish();
     let params: Vec<PgParam<'_>> = statement.params.iter().map(PgParam).collect();

@@ -9,7 +9,7 @@ use tokio_postgres::types::Json;
 use tokio_postgres::Row;
 
 use crate::data_access::{DaResult, DataAccessError};
-use crate::domain::Image;
+use crate::domain::{Image, RequestContext};
 use crate::domain::{
     ImageStatus, Location, LocationStatus, Member, MemberStatus, Timestamp, Visibility,
 };
@@ -22,32 +22,47 @@ pub const IMAGE_COLUMNS: &str = "images.id, images.name, images.size, images.vir
     images.created_at, images.updated_at, images.deleted_at, images.deleted";
 
 /// Live properties, tags and locations of each `images` row as one JSON value (kept in
-/// `images.children` by triggers, migration V2; computed if a row has none yet), then the
-/// start of the caller-membership test: append the caller's project placeholder and
-/// `IMAGE_AGGREGATES_TAIL`. Membership grants visibility of shared images only, so it is
-/// asked (`glance_rs_is_member`, migration V3: a function call, not a subplan every execution
-/// sets up) for those alone.
-pub const IMAGE_AGGREGATES_HEAD: &str = "\
-    COALESCE(images.children, glance_rs_image_children(images.id)) AS children, \
-    (images.visibility = 'shared' AND glance_rs_is_member(images.id, ";
-pub const IMAGE_AGGREGATES_TAIL: &str = ")) AS caller_is_member";
+/// `images.children` by triggers, migration V2; computed if a row has none yet).
+pub const IMAGE_CHILDREN: &str =
+    "COALESCE(images.children, glance_rs_image_children(images.id)) AS children";
 
-/// `SELECT` of one image by id (`$1`) for caller project `$2`, optionally locking its row.
-pub fn select_image_by_id(lock: bool) -> &'static str {
-    fn text(lock: bool) -> String {
+/// Whether the caller's membership can matter: it makes shared images visible, and only to a
+/// caller with a project who is not an admin (`policy::is_image_visible`). For anyone else the
+/// select leaves `image_members` out: PostgreSQL sets up a subplan on every execution of a
+/// statement that has one, evaluated or not.
+pub fn membership_matters(ctx: &RequestContext) -> bool {
+    !ctx.is_admin && ctx.project_id.is_some()
+}
+
+/// The membership column: append the caller's project placeholder and `MEMBERSHIP_TAIL`.
+pub const MEMBERSHIP_HEAD: &str = "(images.visibility = 'shared' AND EXISTS (SELECT 1 \
+    FROM image_members m WHERE m.image_id = images.id AND m.member = ";
+pub const MEMBERSHIP_TAIL: &str = " AND NOT m.deleted)) AS caller_is_member";
+/// The membership column where it cannot matter.
+pub const NO_MEMBERSHIP: &str = "FALSE AS caller_is_member";
+
+/// `SELECT` of one image by id (`$1`), optionally locking its row; with `membership`, for
+/// caller project `$2`.
+pub fn select_image_by_id(lock: bool, membership: bool) -> &'static str {
+    fn text(lock: bool, membership: bool) -> String {
+        let caller_is_member = if membership {
+            format!("{MEMBERSHIP_HEAD}$2{MEMBERSHIP_TAIL}")
+        } else {
+            NO_MEMBERSHIP.to_string()
+        };
         format!(
-            "SELECT {IMAGE_COLUMNS}, {IMAGE_AGGREGATES_HEAD}$2{IMAGE_AGGREGATES_TAIL} \
+            "SELECT {IMAGE_COLUMNS}, {IMAGE_CHILDREN}, {caller_is_member} \
              FROM images WHERE images.id = $1{}",
             if lock { " FOR UPDATE OF images" } else { "" }
         )
     }
-    static PLAIN: LazyLock<String> = LazyLock::new(|| text(false));
-    static LOCKING: LazyLock<String> = LazyLock::new(|| text(true));
-    if lock {
-        &LOCKING
-    } else {
-        &PLAIN
-    }
+    static TEXTS: LazyLock<[[String; 2]; 2]> = LazyLock::new(|| {
+        [
+            [text(false, false), text(false, true)],
+            [text(true, false), text(true, true)],
+        ]
+    });
+    &TEXTS[usize::from(lock)][usize::from(membership)]
 }
 
 fn bad_row(what: &str, value: &str) -> DataAccessError {
@@ -241,8 +256,9 @@ mod tests {
                 None => item.trim().trim_start_matches("images."),
             })
             .collect();
-        assert!(IMAGE_AGGREGATES_HEAD.contains(") AS children, "));
-        assert!(IMAGE_AGGREGATES_TAIL.ends_with(" AS caller_is_member"));
+        assert!(IMAGE_CHILDREN.ends_with(" AS children"));
+        assert!(MEMBERSHIP_TAIL.ends_with(" AS caller_is_member"));
+        assert!(NO_MEMBERSHIP.ends_with(" AS caller_is_member"));
         names.extend(["children", "caller_is_member"]);
         assert_eq!(names, IMAGE_ROW);
         assert_eq!(column("children"), 20);

@@ -1,3 +1,3 @@
--- Version 3 gives PostgreSQL's `images.children` a default and a membership function for its
--- image select; SQLite has neither. This version keeps both backends' schema versions in step.
+-- Version 3 gives PostgreSQL's `images.children` a default; SQLite has no such column. This
+-- version keeps both backends' schema versions in step.
 SELECT 1;
