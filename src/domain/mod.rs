@@ -53,8 +53,9 @@ pub(crate) fn iso_seconds(ts: &Timestamp) -> String {
     put(11, 2, ts.hour());
     put(14, 2, ts.minute());
     put(17, 2, ts.second());
+    // Room for the suffixes callers append (`Z`, `.ffffff`).
     let mut out = String::with_capacity(32);
-    out.push_str(&String::from_utf8_lossy(&text));
+    out.push_str(std::str::from_utf8(&text).unwrap_or_default());
     out
 }
 

@@ -19,6 +19,12 @@ pub fn is_image_visible(ctx: &RequestContext, image: &Image, caller_is_member: b
     }
 }
 
+/// The project whose membership `is_image_visible` can use: a non-admin caller's. For anyone
+/// else membership decides nothing, so backends need not read `image_members` for them.
+pub fn membership_project(ctx: &RequestContext) -> Option<&str> {
+    ctx.project_id.as_deref().filter(|_| !ctx.is_admin)
+}
+
 /// `is_image_mutable`: may the caller change this image? Admin, or the owning project.
 pub fn is_image_mutable(ctx: &RequestContext, image: &Image) -> bool {
     if ctx.is_admin {

@@ -8,13 +8,13 @@ use tokio_postgres::types::ToSql;
 
 use super::params::PgParam;
 use super::rows::{
-    image_from_row, membership_matters, select_image_by_id, IMAGE_CHILDREN, IMAGE_COLUMNS,
-    MEMBERSHIP_HEAD, MEMBERSHIP_TAIL, NO_MEMBERSHIP,
+    image_from_row, select_image_by_id, IMAGE_CHILDREN, IMAGE_COLUMNS, MEMBERSHIP_HEAD,
+    MEMBERSHIP_TAIL, NO_MEMBERSHIP,
 };
 use super::{children, pg_error};
 use crate::data_access::sql::{push_image_list_tail, Dialect, SqlBuilder, SqlParam};
 use crate::data_access::{DaResult, DataAccessError};
-use crate::domain::policy::{is_image_mutable, is_image_visible};
+use crate::domain::policy::{is_image_mutable, is_image_visible, membership_project};
 use crate::domain::{
     Image, ImageChanges, ImageQuery, ImageStatus, NewImage, RequestContext, Timestamp,
 };
@@ -45,14 +45,14 @@ async fn fetch<C: GenericClient>(
     if image_id.chars().count() > 36 {
         return Ok(None);
     }
-    let membership = membership_matters(ctx);
+    let project = membership_project(ctx);
     let statement = client
-        .prepare_cached(select_image_by_id(lock, membership))
+        .prepare_cached(select_image_by_id(lock, project.is_some()))
         .await
         .map_err(pg_error)?;
-    let row = match (membership, ctx.project_id.as_deref()) {
-        (true, Some(project)) => client.query_opt(&statement, &[&image_id, &project]).await,
-        _ => client.query_opt(&statement, &[&image_id]).await,
+    let row = match project {
+        Some(project) => client.query_opt(&statement, &[&image_id, &project]).await,
+        None => client.query_opt(&statement, &[&image_id]).await,
     }
     .map_err(pg_error)?;
     row.as_ref().map(image_from_row).transpose()
@@ -401,13 +401,13 @@ pub async fn get_all(
         .sql(", ")
         .sql(IMAGE_CHILDREN)
         .sql(", ");
-    match &ctx.project_id {
-        Some(project) if membership_matters(ctx) => {
+    match membership_project(ctx) {
+        Some(project) => {
             b.sql(MEMBERSHIP_HEAD)
-                .param(SqlParam::Text(project.clone()))
+                .param(SqlParam::Text(project.to_string()))
                 .sql(MEMBERSHIP_TAIL);
         }
-        _ => {
+        None => {
             b.sql(NO_MEMBERSHIP);
         }
     }

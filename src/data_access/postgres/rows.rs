@@ -9,7 +9,7 @@ use tokio_postgres::types::Json;
 use tokio_postgres::Row;
 
 use crate::data_access::{DaResult, DataAccessError};
-use crate::domain::{Image, RequestContext};
+use crate::domain::Image;
 use crate::domain::{
     ImageStatus, Location, LocationStatus, Member, MemberStatus, Timestamp, Visibility,
 };
@@ -26,15 +26,9 @@ pub const IMAGE_COLUMNS: &str = "images.id, images.name, images.size, images.vir
 pub const IMAGE_CHILDREN: &str =
     "COALESCE(images.children, glance_rs_image_children(images.id)) AS children";
 
-/// Whether the caller's membership can matter: it makes shared images visible, and only to a
-/// caller with a project who is not an admin (`policy::is_image_visible`). For anyone else the
-/// select leaves `image_members` out: PostgreSQL sets up a subplan on every execution of a
-/// statement that has one, evaluated or not.
-pub fn membership_matters(ctx: &RequestContext) -> bool {
-    !ctx.is_admin && ctx.project_id.is_some()
-}
-
-/// The membership column: append the caller's project placeholder and `MEMBERSHIP_TAIL`.
+/// The membership column (for `policy::membership_project` callers only: PostgreSQL sets up a
+/// subplan on every execution of a statement that has one, evaluated or not): append the
+/// caller's project placeholder and `MEMBERSHIP_TAIL`.
 pub const MEMBERSHIP_HEAD: &str = "(images.visibility = 'shared' AND EXISTS (SELECT 1 \
     FROM image_members m WHERE m.image_id = images.id AND m.member = ";
 pub const MEMBERSHIP_TAIL: &str = " AND NOT m.deleted)) AS caller_is_member";

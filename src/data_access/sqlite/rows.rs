@@ -99,17 +99,16 @@ pub fn push_image_columns(b: &mut SqlBuilder, ctx: &RequestContext) {
           'metadata', json(l.meta_data), 'status', l.status) ORDER BY l.id) \
           FROM image_locations l WHERE l.image_id = images.id AND +l.deleted = 0), ",
     );
-    // Membership makes shared images visible, and only to a non-admin caller with a project.
-    match &ctx.project_id {
-        Some(project) if !ctx.is_admin => {
+    match crate::domain::policy::membership_project(ctx) {
+        Some(project) => {
             b.sql(
                 "(images.visibility = 'shared' AND EXISTS (SELECT 1 FROM image_members m \
                  WHERE m.image_id = images.id AND m.deleted = 0 AND m.member = ",
             )
-            .param(SqlParam::Text(project.clone()))
+            .param(SqlParam::Text(project.to_string()))
             .sql("))");
         }
-        _ => {
+        None => {
             b.sql("0");
         }
     }
