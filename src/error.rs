@@ -215,28 +215,30 @@ pub fn negotiate(accept: Option<&str>) -> ErrorFormat {
     let Some(accept) = accept else {
         return ErrorFormat::Plain;
     };
-    let quality = |offer_type: &str, offer_sub: &str| -> f32 {
-        let mut best = 0.0_f32;
-        for range in accept.split(',') {
-            let mut parts = range.split(';');
-            let media = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
-            let mut q = 1.0_f32;
-            for param in parts {
-                if let Some(value) = param.trim().strip_prefix("q=") {
-                    q = value.trim().parse().unwrap_or(0.0);
-                }
-            }
-            let (t, s) = media.split_once('/').unwrap_or((media.as_str(), ""));
-            let matches =
-                (t == "*" && s == "*") || (t == offer_type && (s == "*" || s == offer_sub));
-            if matches && q > best {
-                best = q;
+    // One pass over the ranges, without allocating: this runs on every request.
+    let (mut html, mut json) = (0.0_f32, 0.0_f32);
+    for range in accept.split(',') {
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or_default().trim();
+        let mut q = 1.0_f32;
+        for param in parts {
+            if let Some(value) = param.trim().strip_prefix("q=") {
+                q = value.trim().parse().unwrap_or(0.0);
             }
         }
-        best
-    };
-    let html = quality("text", "html");
-    let json = quality("application", "json");
+        let (t, s) = media.split_once('/').unwrap_or((media, ""));
+        let offers = |offer_type: &str, offer_sub: &str| {
+            (t == "*" && s == "*")
+                || (t.eq_ignore_ascii_case(offer_type)
+                    && (s == "*" || s.eq_ignore_ascii_case(offer_sub)))
+        };
+        if offers("text", "html") {
+            html = html.max(q);
+        }
+        if offers("application", "json") {
+            json = json.max(q);
+        }
+    }
     if html <= 0.0 && json <= 0.0 {
         ErrorFormat::Plain
     } else if json > html {

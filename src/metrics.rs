@@ -3,7 +3,10 @@
 //! most requests take under 5 ms, where the exporter's default buckets would hide the
 //! registry hop entirely.
 
+mod handles;
 pub mod timing;
+
+pub use handles::{histogram as static_histogram, StaticLabels};
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -74,10 +77,17 @@ pub fn compiled_features() -> String {
     features.join(",")
 }
 
+/// The installed recorder's handle (set once per process by `install`).
+static HANDLE: OnceLock<MetricsHandle> = OnceLock::new();
+
+/// Whether `install` has run, i.e. whether metric handles are those of the real recorder.
+fn installed() -> bool {
+    HANDLE.get().is_some()
+}
+
 /// Install the process-wide recorder once (tests start several servers in one process) and
 /// return its handle.
 pub fn install() -> MetricsHandle {
-    static HANDLE: OnceLock<MetricsHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
             let builder = PrometheusBuilder::new()
@@ -157,13 +167,13 @@ pub fn record_build_info(service: &'static str, mode: &str) {
 /// routes are declared; `record_request` falls back to asking the router.
 pub struct RoutePattern(pub &'static str);
 
-/// The `method` label, without an allocation for the usual methods.
-fn method_label(method: &actix_web::http::Method) -> SharedString {
+/// The `method` label of the usual methods, as a static string.
+fn known_method(method: &actix_web::http::Method) -> Option<&'static str> {
     const KNOWN: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
-    match KNOWN.iter().find(|known| **known == method.as_str()) {
-        Some(known) => SharedString::const_str(known),
-        None => SharedString::from(method.to_string()),
-    }
+    KNOWN
+        .iter()
+        .find(|known| **known == method.as_str())
+        .copied()
 }
 
 /// Middleware: request count and latency by method, matched route pattern (never the raw
@@ -173,22 +183,41 @@ pub async fn record_request(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let method = method_label(req.method());
+    let method = known_method(req.method());
     let (res, spent) = timing::measure(next.call(req)).await;
     let mut res = res?;
     let elapsed = started.elapsed();
-    let route: SharedString = match res.request().app_data::<RoutePattern>() {
-        Some(pattern) => SharedString::const_str(pattern.0),
+    let status = res.status().as_u16();
+    // Declared routes carry a static pattern (`Ok`); other matches ask the router (`Err`).
+    let route: Result<&'static str, String> = match res.request().app_data::<RoutePattern>() {
+        Some(pattern) => Ok(pattern.0),
         None => match res.request().match_pattern() {
-            Some(pattern) => pattern.into(),
-            None => SharedString::const_str("unmatched"),
+            Some(pattern) => Err(pattern),
+            None => Ok("unmatched"),
         },
     };
-    let status = SharedString::from(res.status().as_u16().to_string());
-    counter!(HTTP_REQUESTS_TOTAL, "method" => method.clone(), "route" => route.clone(), "status" => status.clone())
-        .increment(1);
-    histogram!(HTTP_REQUEST_DURATION, "method" => method, "route" => route, "status" => status)
-        .record(elapsed.as_secs_f64());
+    match (method, route) {
+        (Some(method), Ok(route)) => {
+            let handles = handles::request(method, route, status);
+            handles.count.increment(1);
+            handles.duration.record(elapsed.as_secs_f64());
+        }
+        (method, route) => {
+            let method: SharedString = match method {
+                Some(known) => SharedString::const_str(known),
+                None => SharedString::from(res.request().method().to_string()),
+            };
+            let route: SharedString = match route {
+                Ok(pattern) => SharedString::const_str(pattern),
+                Err(pattern) => pattern.into(),
+            };
+            let status = handles::status_label(status);
+            counter!(HTTP_REQUESTS_TOTAL, "method" => method.clone(), "route" => route.clone(), "status" => status.clone())
+                .increment(1);
+            histogram!(HTTP_REQUEST_DURATION, "method" => method, "route" => route, "status" => status)
+                .record(elapsed.as_secs_f64());
+        }
+    }
     if let Ok(value) = HeaderValue::from_str(&spent.server_timing(elapsed)) {
         res.headers_mut()
             .insert(HeaderName::from_static("server-timing"), value);

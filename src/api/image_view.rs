@@ -72,10 +72,19 @@ impl Serialize for ImageView<'_> {
         let updated_at = image.updated_at.as_ref().unwrap_or(&image.created_at);
         map.serialize_entry("updated_at", &format_timestamp(updated_at))?;
         map.serialize_entry("tags", &image.tags)?;
-        map.serialize_entry("self", &format!("/v2/images/{}", image.id))?;
-        map.serialize_entry("file", &format!("/v2/images/{}/file", image.id))?;
+        map.serialize_entry("self", &ImageLink(&image.id, ""))?;
+        map.serialize_entry("file", &ImageLink(&image.id, "/file"))?;
         map.serialize_entry("schema", "/v2/schemas/image")?;
         map.end()
+    }
+}
+
+/// `/v2/images/{id}` plus a suffix, written straight into the output (no `String` per link).
+struct ImageLink<'a>(&'a str, &'static str);
+
+impl Serialize for ImageLink<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&format_args!("/v2/images/{}{}", self.0, self.1))
     }
 }
 

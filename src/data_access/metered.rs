@@ -13,7 +13,7 @@ use crate::domain::{
     Image, ImageChanges, ImageQuery, ImageStatus, Location, LocationStatus, Member, MemberChanges,
     MemberQuery, NewImage, NewLocation, NewMember, RequestContext,
 };
-use crate::metrics::{timing, DATA_ACCESS_DURATION};
+use crate::metrics::{static_histogram, timing, DATA_ACCESS_DURATION};
 
 pub struct Metered {
     inner: Arc<dyn DataAccess>,
@@ -38,11 +38,13 @@ impl Metered {
             Ok(_) => "ok",
             Err(err) => err.kind(),
         };
-        metrics::histogram!(
+        static_histogram(
             DATA_ACCESS_DURATION,
-            "mode" => self.mode,
-            "operation" => operation,
-            "outcome" => outcome
+            [
+                ("mode", self.mode),
+                ("operation", operation),
+                ("outcome", outcome),
+            ],
         )
         .record(elapsed.as_secs_f64());
         timing::add_db(elapsed);

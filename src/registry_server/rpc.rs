@@ -71,7 +71,7 @@ pub fn parse_commands(body: Value) -> Result<Vec<Command>, Rejection> {
 }
 
 /// Run every command in order; a failure becomes that entry's `_error` and the rest still run.
-/// Run the commands in order; the reply body, one entry per command.
+/// Returns the reply body, one entry per command.
 pub async fn run_all(db: &dyn DataAccess, ctx: &RequestContext, commands: Vec<Command>) -> String {
     let mut reply = String::from("[");
     for Command { command, kwargs } in commands {
