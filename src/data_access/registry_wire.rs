@@ -11,7 +11,7 @@
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::DataAccessError;
 use crate::domain::RequestContext;
@@ -24,13 +24,6 @@ pub const DB_TIME_HEADER: &str = "server-timing";
 
 /// Glance's exception module; classes outside it are reported as `RPCError`.
 const EXCEPTION_MODULE: &str = "glance.common.exception";
-
-/// One element of the request list.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Command {
-    pub command: String,
-    pub kwargs: Map<String, Value>,
-}
 
 /// The `_error` of a failed command.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -145,6 +138,10 @@ pub fn error_from_remote(remote: RemoteError) -> DataAccessError {
 /// project id survives an HTTP header.
 pub fn encode_context(ctx: &RequestContext) -> Result<String, String> {
     let json = serde_json::to_string(ctx).map_err(|e| e.to_string())?;
+    // serde_json escapes control characters itself, so ASCII output is already header-safe.
+    if json.is_ascii() {
+        return Ok(json);
+    }
     let mut out = String::with_capacity(json.len());
     for c in json.chars() {
         if c.is_ascii() && !c.is_ascii_control() {

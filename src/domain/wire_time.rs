@@ -27,11 +27,38 @@ pub fn python_isoformat(ts: &NaiveDateTime) -> String {
 
 /// Parse `isoformat()` output (naive, or with an offset that is converted to UTC).
 pub fn parse_python_isoformat(text: &str) -> Option<NaiveDateTime> {
-    text.parse::<NaiveDateTime>().ok().or_else(|| {
-        chrono::DateTime::parse_from_rfc3339(text)
-            .ok()
-            .map(|dt| dt.naive_utc())
-    })
+    parse_naive_isoformat(text)
+        .or_else(|| text.parse::<NaiveDateTime>().ok())
+        .or_else(|| {
+            chrono::DateTime::parse_from_rfc3339(text)
+                .ok()
+                .map(|dt| dt.naive_utc())
+        })
+}
+
+/// The form this wire always carries, `YYYY-MM-DDTHH:MM:SS[.ffffff]`, read by hand (chrono's
+/// general parser was most of the cost of reading a timestamp); `None` for any other form.
+fn parse_naive_isoformat(text: &str) -> Option<NaiveDateTime> {
+    let b = text.as_bytes();
+    if !(b.len() == 19 || (b.len() == 26 && b[19] == b'.')) {
+        return None;
+    }
+    let number = |from: usize, to: usize| -> Option<u32> {
+        b[from..to].iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    if b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let micros = if b.len() == 26 { number(20, 26)? } else { 0 };
+    let year = i32::try_from(number(0, 4)?).ok()?;
+    chrono::NaiveDate::from_ymd_opt(year, number(5, 7)?, number(8, 10)?)?.and_hms_micro_opt(
+        number(11, 13)?,
+        number(14, 16)?,
+        number(17, 19)?,
+        micros,
+    )
 }
 
 /// One timestamp in its wire form.
@@ -163,6 +190,43 @@ mod tests {
 
     fn ts(text: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").expect("valid timestamp")
+    }
+
+    #[test]
+    fn the_hand_parser_agrees_with_chrono() {
+        for text in [
+            "2026-11-27T14:06:18",
+            "2026-11-27T14:06:18.000001",
+            "1999-01-01T00:00:00.999999",
+            "2024-02-29T23:59:59.123456",
+        ] {
+            assert_eq!(
+                parse_naive_isoformat(text),
+                text.parse::<NaiveDateTime>().ok(),
+                "{text}"
+            );
+        }
+        for text in [
+            "2026-11-27 14:06:18",
+            "2026-13-27T14:06:18",
+            "2025-02-29T14:06:18",
+            "2026-11-27T14:06:18.12",
+            "2026-11-27T14:06:18+01:00",
+            "2026-11-27T14:6:18.0000001",
+            "2026-11-27T24:00:00",
+            "+026-11-27T14:06:18",
+        ] {
+            assert_eq!(parse_naive_isoformat(text), None, "{text}");
+        }
+        // Other forms still parse, through chrono.
+        assert_eq!(
+            parse_python_isoformat("2026-11-27T14:06:18.12"),
+            Some(ts("2026-11-27T14:06:18.12"))
+        );
+        assert_eq!(
+            parse_python_isoformat("2026-11-27T15:06:18+01:00"),
+            Some(ts("2026-11-27T14:06:18"))
+        );
     }
 
     #[test]

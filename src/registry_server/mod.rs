@@ -109,8 +109,17 @@ pub async fn start(
         let mut app = App::new()
             .app_data(state.clone())
             .app_data(db_for_metrics.clone())
-            .route("/rpc", web::post().to(rpc_call))
-            .route("/healthcheck", web::get().to(healthcheck));
+            // The route label comes from `RoutePattern` (no second router match per call).
+            .service(
+                web::resource("/rpc")
+                    .app_data(metrics::RoutePattern("/rpc"))
+                    .route(web::post().to(rpc_call)),
+            )
+            .service(
+                web::resource("/healthcheck")
+                    .app_data(metrics::RoutePattern("/healthcheck"))
+                    .route(web::get().to(healthcheck)),
+            );
         if let Some(handle) = &on_main {
             app = app.service(crate::api::metrics_resource(handle.clone()));
         }
@@ -255,19 +264,24 @@ async fn rpc_call(
         }
         body.extend_from_slice(&chunk);
     }
-    let Ok(body) = serde_json::from_slice::<serde_json::Value>(&body) else {
-        return error(
-            &req,
-            ApiError::bad_request("Malformed JSON in request body."),
-        );
-    };
-    let commands = match rpc::parse_commands(body) {
-        Ok(commands) => commands,
-        Err(rpc::Rejection::BadRequest(message)) => {
-            return error(&req, ApiError::bad_request(message))
-        }
-        Err(rpc::Rejection::CommandNotFound) => {
-            return error(&req, ApiError::not_found("Command not found"))
+    let commands = match rpc::parse_commands_fast(&body) {
+        Some(commands) => commands,
+        None => {
+            let Ok(body) = serde_json::from_slice::<serde_json::Value>(&body) else {
+                return error(
+                    &req,
+                    ApiError::bad_request("Malformed JSON in request body."),
+                );
+            };
+            match rpc::parse_commands(body) {
+                Ok(commands) => commands,
+                Err(rpc::Rejection::BadRequest(message)) => {
+                    return error(&req, ApiError::bad_request(message))
+                }
+                Err(rpc::Rejection::CommandNotFound) => {
+                    return error(&req, ApiError::not_found("Command not found"))
+                }
+            }
         }
     };
     let results = rpc::run_all(state.db.as_ref(), &ctx, commands).await;
