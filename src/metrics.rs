@@ -6,7 +6,7 @@
 mod handles;
 pub mod timing;
 
-pub use handles::{histogram as static_histogram, StaticLabels};
+pub use handles::histogram as static_histogram;
 
 use std::sync::OnceLock;
 use std::time::Instant;

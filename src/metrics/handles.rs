@@ -71,14 +71,22 @@ thread_local! {
 
 /// The histogram `name` with static `labels`.
 pub fn histogram(name: &'static str, labels: StaticLabels) -> Histogram {
+    let make = || {
+        let labels: Vec<(&'static str, SharedString)> = labels
+            .iter()
+            .filter(|(key, _)| !key.is_empty())
+            .map(|(key, value)| (*key, SharedString::const_str(value)))
+            .collect();
+        register_histogram(name, &labels)
+    };
     if !super::installed() {
-        return register_histogram(name, &labels);
+        return make();
     }
     HISTOGRAMS.with(|cache| {
         cache
             .borrow_mut()
             .entry((name, labels))
-            .or_insert_with(|| register_histogram(name, &labels))
+            .or_insert_with(make)
             .clone()
     })
 }
@@ -93,7 +101,7 @@ pub fn request(method: &'static str, route: &'static str, status: u16) -> Reques
         ];
         RequestHandles {
             count: register_counter(super::HTTP_REQUESTS_TOTAL, &labels),
-            duration: register_histogram_shared(super::HTTP_REQUEST_DURATION, &labels),
+            duration: register_histogram(super::HTTP_REQUEST_DURATION, &labels),
         }
     };
     if !super::installed() {
@@ -113,20 +121,7 @@ pub fn status_label(status: u16) -> SharedString {
     SharedString::from(status.to_string())
 }
 
-fn register_histogram(name: &'static str, labels: &StaticLabels) -> Histogram {
-    let labels: Vec<Label> = labels
-        .iter()
-        .filter(|(key, _)| !key.is_empty())
-        .map(|(key, value)| Label::from_static_parts(key, value))
-        .collect();
-    let key = Key::from_parts(name, labels);
-    metrics::with_recorder(|recorder| recorder.register_histogram(&key, &METADATA))
-}
-
-fn register_histogram_shared(
-    name: &'static str,
-    labels: &[(&'static str, SharedString)],
-) -> Histogram {
+fn register_histogram(name: &'static str, labels: &[(&'static str, SharedString)]) -> Histogram {
     let key = key_of(name, labels);
     metrics::with_recorder(|recorder| recorder.register_histogram(&key, &METADATA))
 }

@@ -264,24 +264,13 @@ async fn rpc_call(
         }
         body.extend_from_slice(&chunk);
     }
-    let commands = match rpc::parse_commands_fast(&body) {
-        Some(commands) => commands,
-        None => {
-            let Ok(body) = serde_json::from_slice::<serde_json::Value>(&body) else {
-                return error(
-                    &req,
-                    ApiError::bad_request("Malformed JSON in request body."),
-                );
-            };
-            match rpc::parse_commands(body) {
-                Ok(commands) => commands,
-                Err(rpc::Rejection::BadRequest(message)) => {
-                    return error(&req, ApiError::bad_request(message))
-                }
-                Err(rpc::Rejection::CommandNotFound) => {
-                    return error(&req, ApiError::not_found("Command not found"))
-                }
-            }
+    let commands = match rpc::read_commands(&body) {
+        Ok(commands) => commands,
+        Err(rpc::Rejection::BadRequest(message)) => {
+            return error(&req, ApiError::bad_request(message))
+        }
+        Err(rpc::Rejection::CommandNotFound) => {
+            return error(&req, ApiError::not_found("Command not found"))
         }
     };
     let results = rpc::run_all(state.db.as_ref(), &ctx, commands).await;

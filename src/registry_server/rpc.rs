@@ -60,14 +60,24 @@ pub enum Kwargs<'a> {
     Map(Map<String, Value>),
 }
 
+/// The request body as commands: the usual body by the fast path, anything else through
+/// Glance's checks, so nothing runs when any element is bad.
+pub fn read_commands(body: &[u8]) -> Result<Vec<Command<'_>>, Rejection> {
+    if let Some(commands) = parse_commands_fast(body) {
+        return Ok(commands);
+    }
+    let body = serde_json::from_slice::<Value>(body)
+        .map_err(|_| Rejection::BadRequest("Malformed JSON in request body."))?;
+    parse_commands(body)
+}
+
 fn known_command(name: &str) -> Option<&'static str> {
     COMMANDS.iter().copied().find(|known| *known == name)
 }
 
 /// The usual well-formed body, read without a JSON value tree (it was about a tenth of the
-/// registry's work per call). `None` for anything else: `parse_commands` then applies
-/// Glance's checks and messages.
-pub fn parse_commands_fast(body: &[u8]) -> Option<Vec<Command<'_>>> {
+/// registry's work per call). `None` for anything else, left to `parse_commands`.
+fn parse_commands_fast(body: &[u8]) -> Option<Vec<Command<'_>>> {
     #[derive(Deserialize)]
     struct Wire<'a> {
         #[serde(borrow)]
@@ -91,7 +101,7 @@ pub fn parse_commands_fast(body: &[u8]) -> Option<Vec<Command<'_>>> {
 }
 
 /// Validate the whole list first, as Glance does, so nothing runs when any element is bad.
-pub fn parse_commands(body: Value) -> Result<Vec<Command<'static>>, Rejection> {
+fn parse_commands(body: Value) -> Result<Vec<Command<'static>>, Rejection> {
     let Value::Array(items) = body else {
         return Err(Rejection::BadRequest("Request must be a list of commands"));
     };
