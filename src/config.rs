@@ -7,7 +7,38 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::data_access::Mode;
+/// The data-access modes. Every mode exists in every build, so configuration can tell a mode
+/// that is unknown from one that this build did not compile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Mode {
+    #[serde(rename = "direct-sqlite")]
+    DirectSqlite,
+    #[serde(rename = "direct-postgres")]
+    DirectPostgres,
+    #[serde(rename = "registry-proxy")]
+    RegistryProxy,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DirectSqlite => "direct-sqlite",
+            Self::DirectPostgres => "direct-postgres",
+            Self::RegistryProxy => "registry-proxy",
+        }
+    }
+
+    /// The Cargo feature that compiles this mode (named after the mode).
+    pub fn feature(self) -> &'static str {
+        self.as_str()
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

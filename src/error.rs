@@ -177,7 +177,7 @@ impl ApiError {
                     "code": status,
                     "title": title,
                 });
-                ("application/json", crate::api::json::to_python_json(&body))
+                ("application/json", crate::json::to_python_json(&body))
             }
             ErrorFormat::Plain => (
                 "text/plain; charset=UTF-8",

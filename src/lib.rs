@@ -26,9 +26,13 @@ pub mod config;
 pub mod data_access;
 pub mod domain;
 pub mod error;
+pub mod json;
 pub mod metrics;
 pub mod recovery;
 #[cfg(feature = "registry-server")]
 pub mod registry_server;
 pub mod server;
 pub mod store;
+
+#[cfg(test)]
+mod layering;

@@ -15,7 +15,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{web, HttpResponse};
+
 use metrics::{
     counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, SharedString,
     Unit,
@@ -249,27 +249,24 @@ pub fn bytes_downloaded(n: usize) {
     counter!(IMAGE_BYTES_DOWNLOADED).increment(n as u64);
 }
 
+/// Occupancy of a backend's connection pool (database connections or registry calls).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// "database" or "registry".
+    pub pool: &'static str,
+    pub size: usize,
+    pub in_use: usize,
+    pub idle: usize,
+    pub waiting: usize,
+}
+
 /// Set the pool gauges from a backend's current occupancy.
-pub fn record_pool(status: &crate::data_access::PoolStatus) {
+pub fn record_pool(status: &PoolStatus) {
     let pool = status.pool;
     gauge!(POOL_CONNECTIONS, "pool" => pool, "state" => "in_use").set(status.in_use as f64);
     gauge!(POOL_CONNECTIONS, "pool" => pool, "state" => "idle").set(status.idle as f64);
     gauge!(POOL_WAITERS, "pool" => pool).set(status.waiting as f64);
     gauge!(POOL_SIZE, "pool" => pool).set(status.size as f64);
-}
-
-/// `GET /metrics`: the Prometheus text format, with the pool gauges read at scrape time.
-pub async fn scrape(
-    handle: web::Data<MetricsHandle>,
-    db: web::Data<std::sync::Arc<dyn crate::data_access::DataAccess>>,
-) -> HttpResponse {
-    if let Some(status) = db.pool_status() {
-        record_pool(&status);
-    }
-    handle.run_upkeep();
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(handle.render())
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use futures_util::StreamExt;
 
 use crate::api::auth::Caller;
 use crate::api::common::{ensure_writable, find_image, reject_body};
+use crate::api::in_flight::{RequestInFlight, WorkToken};
 use crate::api::middleware::no_content;
 use crate::api::State;
 use crate::data_access::DataAccessError;
@@ -24,7 +25,6 @@ use crate::domain::{
 use crate::error::ApiError;
 use crate::metrics;
 use crate::recovery;
-use crate::server::connection::{RequestInFlight, WorkToken};
 use crate::store::{Store, Written};
 
 pub async fn upload(

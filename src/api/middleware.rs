@@ -10,9 +10,9 @@ use actix_web::http::{StatusCode, Uri};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse};
 
+use crate::api::in_flight::RequestInFlight;
 use crate::api::versions;
 use crate::error::{negotiate, ApiError, ErrorFormat};
-use crate::server::connection::RequestInFlight;
 
 /// The request id for logs and the `x-openstack-request-id` header.
 #[derive(Clone, Debug)]

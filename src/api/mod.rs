@@ -2,7 +2,9 @@
 //! store and the settings; never SQL, never an HTTP client.
 
 pub mod auth;
-pub mod json;
+/// Glance's JSON writer, at the top level so `crate::error` can use it without depending on the API.
+pub use crate::json;
+pub mod in_flight;
 pub mod middleware;
 
 mod actions;
@@ -128,7 +130,21 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
 pub fn metrics_resource(handle: crate::metrics::MetricsHandle) -> actix_web::Resource {
     resource("/metrics", "GET")
         .app_data(web::Data::new(handle))
-        .route(web::get().to(crate::metrics::scrape))
+        .route(web::get().to(scrape))
+}
+
+/// `GET /metrics`: the Prometheus text format, with the pool gauges read at scrape time.
+async fn scrape(
+    handle: web::Data<crate::metrics::MetricsHandle>,
+    db: web::Data<std::sync::Arc<dyn crate::data_access::DataAccess>>,
+) -> HttpResponse {
+    if let Some(status) = db.pool_status() {
+        crate::metrics::record_pool(&status);
+    }
+    handle.run_upkeep();
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(handle.render())
 }
 
 fn routes(cfg: &mut web::ServiceConfig, metrics: Option<crate::metrics::MetricsHandle>) {

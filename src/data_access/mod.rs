@@ -5,8 +5,6 @@
 //! Every backend applies the caller's visibility rules itself (`domain::policy`), so the same
 //! rules hold behind the registry as in the API process.
 
-use std::fmt;
-
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +12,9 @@ use crate::domain::{
     Image, ImageChanges, ImageQuery, ImageStatus, Location, LocationStatus, Member, MemberChanges,
     MemberQuery, NewImage, NewLocation, NewMember, RequestContext,
 };
+
+pub use crate::config::Mode;
+pub use crate::metrics::PoolStatus;
 
 pub type DaResult<T> = Result<T, DataAccessError>;
 
@@ -57,50 +58,6 @@ impl DataAccessError {
             Self::Unavailable(_) => "unavailable",
             Self::Backend(_) => "backend",
         }
-    }
-}
-
-/// Occupancy of a backend's connection pool (database connections or registry calls).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PoolStatus {
-    /// "database" or "registry".
-    pub pool: &'static str,
-    pub size: usize,
-    pub in_use: usize,
-    pub idle: usize,
-    pub waiting: usize,
-}
-
-/// The data-access modes. Every mode exists in every build, so configuration can tell a mode
-/// that is unknown from one that this build did not compile.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Mode {
-    #[serde(rename = "direct-sqlite")]
-    DirectSqlite,
-    #[serde(rename = "direct-postgres")]
-    DirectPostgres,
-    #[serde(rename = "registry-proxy")]
-    RegistryProxy,
-}
-
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::DirectSqlite => "direct-sqlite",
-            Self::DirectPostgres => "direct-postgres",
-            Self::RegistryProxy => "registry-proxy",
-        }
-    }
-
-    /// The Cargo feature that compiles this mode (named after the mode).
-    pub fn feature(self) -> &'static str {
-        self.as_str()
-    }
-}
-
-impl fmt::Display for Mode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

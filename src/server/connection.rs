@@ -7,7 +7,6 @@
 //! request middleware still has a request in flight — and writes the 400 itself, in
 //! Glance's error shape, before closing.
 
-use std::cell::RefCell;
 use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -18,68 +17,8 @@ use actix_web::rt::net::TcpStream;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::mpsc;
 
-use crate::error::{ApiError, ErrorFormat};
-
-/// The request the connection owes an answer to, shared between the connection and the
-/// request middleware (through actix's per-connection data).
-#[derive(Debug, Default)]
-pub struct RequestInFlight(RefCell<Option<Owed>>);
-
-#[derive(Debug)]
-struct Owed {
-    request_id: String,
-    format: ErrorFormat,
-    /// Made on the first `work_token` (uploads only), so plain requests allocate nothing.
-    work: Option<Work>,
-}
-
-/// The receiver closes once every `WorkToken` of the request is dropped.
-#[derive(Debug)]
-struct Work {
-    token: WorkToken,
-    done: mpsc::Receiver<()>,
-}
-
-/// Held by work a request started that must finish before the connection answers for it
-/// (an upload putting its image back to `queued`), even after actix dropped the handler.
-#[derive(Clone, Debug)]
-pub struct WorkToken {
-    /// Never sent on: the receiver only waits for every sender to be gone.
-    _open: mpsc::Sender<()>,
-}
-
-impl RequestInFlight {
-    /// A request started; its error body would be rendered as `format`.
-    pub fn begin(&self, request_id: &str, format: ErrorFormat) {
-        *self.0.borrow_mut() = Some(Owed {
-            request_id: request_id.to_string(),
-            format,
-            work: None,
-        });
-    }
-
-    /// The request got its response (or it was never ours to answer).
-    pub fn end(&self) {
-        *self.0.borrow_mut() = None;
-    }
-
-    /// A token for work of the current request that its answer must wait for.
-    pub fn work_token(&self) -> Option<WorkToken> {
-        let mut owed = self.0.borrow_mut();
-        let work = owed.as_mut()?.work.get_or_insert_with(|| {
-            let (open, done) = mpsc::channel(1);
-            Work {
-                token: WorkToken { _open: open },
-                done,
-            }
-        });
-        Some(work.token.clone())
-    }
-
-    fn take(&self) -> Option<Owed> {
-        self.0.borrow_mut().take()
-    }
-}
+use crate::api::in_flight::{Owed, RequestInFlight};
+use crate::error::ApiError;
 
 /// A TCP connection that answers its in-flight request with a 400 if actix-http drops it.
 pub struct AnsweredConnection {
