@@ -12,8 +12,11 @@ Feature: Image lifecycle: create, upload, download, delete
       """
     Then the image's "status" is "queued"
     And the image's "visibility" is "shared"
-    And the image's "size" is "null"
-    And the image's "owner" is "null"
+    And the image's "size" is null
+    And the image's "owner" is null
+    And the image's "min_disk" is 0
+    And the image's "protected" is false
+    And the image's tags are ""
     And the response header "location" is "{base}/v2/images/{id}"
 
   Scenario: Upload makes the image active with its checksums, and download returns the bytes
@@ -25,7 +28,7 @@ Feature: Image lifecycle: create, upload, download, delete
     Then the response status is 204
     When I send GET "/v2/images/{id}"
     Then the image's "status" is "active"
-    And the image's "size" is "1048576"
+    And the image's "size" is 1048576
     And the image's "checksum" is "8f293a2f6c19b345152f7a49bb4c643c"
     And the image's "os_hash_algo" is "sha512"
     When I send GET "/v2/images/{id}/file"
@@ -92,14 +95,29 @@ Feature: Image lifecycle: create, upload, download, delete
     And a glance-api server in trusted-auth mode
     When I create an image with:
       """
-      {"name": "deact", "disk_format": "raw", "container_format": "bare"}
+      {"name": "deact", "disk_format": "raw", "container_format": "bare", "os_distro": "debian", "min_disk": 3, "tags": ["kept", "too"]}
       """
     And I upload 10 bytes to the image
     And I send POST "/v2/images/{id}/actions/deactivate"
     Then the response status is 204
+    When I send GET "/v2/images/{id}"
+    Then the image's "status" is "deactivated"
+    And the image's "name" is "deact"
+    And the image's "os_distro" is "debian"
+    And the image's "min_disk" is 3
+    And the image's tags are "kept, too"
+    And the image's "size" is 10
+    And the image's "checksum" is "c56bd5480f6e5413cb62a0ad9666613a"
     When I send GET "/v2/images/{id}/file"
     Then the response status is 403
     When I send POST "/v2/images/{id}/actions/reactivate"
     Then the response status is 204
+    When I send GET "/v2/images/{id}"
+    Then the image's "status" is "active"
+    And the image's "os_distro" is "debian"
+    And the image's "min_disk" is 3
+    And the image's tags are "kept, too"
+    And the image's "checksum" is "c56bd5480f6e5413cb62a0ad9666613a"
     When I send GET "/v2/images/{id}/file"
     Then the response status is 200
+    And the body is the uploaded data

@@ -37,6 +37,10 @@ Feature: Listing images: filters, sorting and pages
     When I send GET "/v2/images?sort=name:asc&limit=2"
     Then the images listed are "alpha, beta"
     And the next link is "/v2/images?sort=name%3Aasc&limit=2" followed by the last image listed
+    When I follow the next link
+    Then the response status is 200
+    And the images listed are "gamma"
+    And there is no next link
 
   Scenario: Bad list parameters are refused
     When I send GET "/v2/images?limit=-1"

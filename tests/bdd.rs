@@ -216,14 +216,62 @@ fn header_is(world: &mut GlanceWorld, name: String, value: String) {
     assert_eq!(actual, world.expand(&value), "header {name}");
 }
 
-#[then(regex = r#"^the image's "([a-z_]+)" is "([^"]*)"$"#)]
-fn field_is(world: &mut GlanceWorld, field: String, value: String) {
-    let actual = value_text(&world.json()[field.as_str()]);
-    assert_eq!(actual, world.expand(&value), "field {field}");
+/// A string field equal to the text, or a number or boolean written as it: never a null, an
+/// absent key or a string that only looks like the number ("10" is not 10).
+#[then(regex = r#"^the image's "([a-z_]+)" is (")?([^"]*)"?$"#)]
+fn field_is(world: &mut GlanceWorld, field: String, quoted: String, value: String) {
+    let json = world.json();
+    let actual = json.get(field.as_str());
+    let matches = match (actual, quoted.is_empty()) {
+        (Some(Value::String(text)), false) => *text == world.expand(&value),
+        (Some(Value::Null), true) => value == "null",
+        (Some(number @ (Value::Number(_) | Value::Bool(_))), true) => {
+            serde_json::from_str::<Value>(&value).is_ok_and(|wanted| wanted == *number)
+        }
+        _ => false,
+    };
+    let wanted = if quoted.is_empty() {
+        value
+    } else {
+        format!("the string {:?}", world.expand(&value))
+    };
+    assert!(
+        matches,
+        "field {field}: wanted {wanted}, got {}",
+        actual.map_or("no such key".to_string(), Value::to_string)
+    );
+}
+
+#[then(regex = r#"^the image has no "([a-z_]+)"$"#)]
+fn field_absent(world: &mut GlanceWorld, field: String) {
+    let json = world.json();
+    assert!(json.get(field.as_str()).is_none(), "{field} is {json}");
+}
+
+#[then(regex = r#"^the image's tags are "([^"]*)"$"#)]
+fn tags_are(world: &mut GlanceWorld, tags: String) {
+    let mut actual: Vec<String> = world.json()["tags"]
+        .as_array()
+        .expect("a tags array")
+        .iter()
+        .map(value_text)
+        .collect();
+    actual.sort();
+    let mut expected: Vec<String> = names(&tags);
+    expected.sort();
+    assert_eq!(actual, expected);
+}
+
+fn names(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 #[then(regex = r#"^the images listed are "([^"]*)"$"#)]
-fn listed_names(world: &mut GlanceWorld, names: String) {
+fn listed_names(world: &mut GlanceWorld, expected: String) {
     let json = world.json();
     let listed: Vec<String> = json["images"]
         .as_array()
@@ -231,13 +279,7 @@ fn listed_names(world: &mut GlanceWorld, names: String) {
         .iter()
         .map(|image| value_text(&image["name"]))
         .collect();
-    let expected: Vec<String> = names
-        .split(',')
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .map(String::from)
-        .collect();
-    assert_eq!(listed, expected);
+    assert_eq!(listed, names(&expected));
 }
 
 #[then(regex = r#"^the next link is "([^"]+)" followed by the last image listed$"#)]
@@ -249,6 +291,19 @@ fn next_link(world: &mut GlanceWorld, prefix: String) {
         .map(|image| value_text(&image["id"]))
         .expect("a non-empty page");
     assert_eq!(value_text(&json["next"]), format!("{prefix}&marker={last}"));
+}
+
+#[then(regex = r"^there is no next link$")]
+fn no_next_link(world: &mut GlanceWorld) {
+    let json = world.json();
+    assert!(json.get("next").is_none(), "{json}");
+}
+
+#[when(regex = r"^I follow the next link$")]
+async fn follow_next(world: &mut GlanceWorld) {
+    let next = value_text(&world.json()["next"]);
+    assert!(next.starts_with("/v2/images?"), "next link {next}");
+    world.send(Method::GET, &next, None, &[]).await;
 }
 
 #[then(regex = r"^the body is the uploaded data( from byte \d+ to \d+)?$")]

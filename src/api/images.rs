@@ -12,8 +12,10 @@ use super::patch::{self, Dialect, Draft, Patcher};
 use super::{common, json, list_params, middleware, schemas, versions, State};
 use crate::api::auth::Caller;
 use crate::config::Limits;
-use crate::data_access::DataAccessError;
-use crate::domain::{policy, ImageChanges, ImageStatus, NewImage, RequestContext, Visibility};
+use crate::data_access::{DataAccess, DataAccessError};
+use crate::domain::{
+    policy, Image, ImageChanges, ImageStatus, NewImage, RequestContext, Visibility,
+};
 use crate::error::ApiError;
 
 const NOT_OWNER: &str = "You do not own this image";
@@ -116,22 +118,42 @@ pub async fn update(
 
     let image_id = path.into_inner();
     let image = common::find_image(&state, &ctx, &image_id).await?;
+    let updated = save_patch(
+        state.db.as_ref(),
+        &ctx,
+        image,
+        &changes,
+        dialect,
+        &state.settings.limits,
+    )
+    .await?;
+    Ok(json::respond(StatusCode::OK, &ImageView(&updated)))
+}
+
+/// A parsed PATCH document from the image as found to the image as stored: the handler's
+/// path after the lookup, kept in one function so `patch::proptests` drives the same code on
+/// a real database. No operations: the image as it was, nothing written.
+pub(crate) async fn save_patch(
+    db: &dyn DataAccess,
+    ctx: &RequestContext,
+    image: Image,
+    changes: &[patch::Change],
+    dialect: Dialect,
+    limits: &Limits,
+) -> Result<Image, ApiError> {
     let who = Patcher {
         is_admin: ctx.is_admin,
-        may_modify: policy::is_image_mutable(&ctx, &image),
+        may_modify: policy::is_image_mutable(ctx, &image),
     };
-    let Some(values) = patch::apply(&image, &changes, dialect, who, &state.settings.limits)? else {
-        return Ok(json::respond(StatusCode::OK, &ImageView(&image)));
+    let Some(values) = patch::apply(&image, changes, dialect, who, limits)? else {
+        return Ok(image);
     };
-    let updated = state
-        .db
-        .image_update(&ctx, &image_id, values, false, None)
+    db.image_update(ctx, &image.id, values, false, None)
         .await
         .map_err(|err| match err {
-            DataAccessError::NotFound(_) => ApiError::image_not_found(&image_id),
+            DataAccessError::NotFound(_) => ApiError::image_not_found(&image.id),
             other => other.into(),
-        })?;
-    Ok(json::respond(StatusCode::OK, &ImageView(&updated)))
+        })
 }
 
 /// `DELETE /v2/images/{id}`

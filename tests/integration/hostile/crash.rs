@@ -70,11 +70,13 @@ async fn kill_9_during_uploads_and_patches_recovers() {
     for id in &interrupted {
         streams.push(stalled_upload(&addr, id).await);
     }
-    // PATCHes in flight at the moment of the kill.
+    // PATCHes in flight at the moment of the kill, one at a time: each acknowledged one
+    // (200) must survive it; the one cut off may or may not have been stored.
     let client = first.client.clone();
     let patch_url = first.url(&format!("/v2/images/{patched}"));
     let patching = tokio::spawn(async move {
-        for n in 0.. {
+        let mut acknowledged = Vec::new();
+        for n in 0u32.. {
             let mut request = client
                 .patch(&patch_url)
                 .header(
@@ -88,10 +90,20 @@ async fn kill_9_during_uploads_and_patches_recovers() {
             for (name, value) in IDENTITY {
                 request = request.header(name, value);
             }
-            if request.send().await.is_err() {
-                break;
+            match request.send().await {
+                Ok(response) => {
+                    let status = response.status();
+                    // An answer cut off by the kill counts as unacknowledged.
+                    let Ok(body) = response.text().await else {
+                        return (acknowledged, n);
+                    };
+                    assert_eq!(status, 200, "PATCH p{n} before the kill: {body}");
+                    acknowledged.push(n);
+                }
+                Err(_) => return (acknowledged, n),
             }
         }
+        unreachable!("the loop ends with the kill")
     });
     // Wait until every upload is saving with its temporary file on disk.
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -110,7 +122,11 @@ async fn kill_9_during_uploads_and_patches_recovers() {
     }
 
     first.kill_hard();
-    let _ = patching.await;
+    let (acknowledged, cut_off) = patching.await.expect("PATCH task");
+    assert!(
+        acknowledged.len() > 1,
+        "too few PATCHes before the kill: {acknowledged:?}"
+    );
     drop(streams);
     assert_eq!(
         partial_files(&store).len(),
@@ -130,6 +146,24 @@ async fn kill_9_during_uploads_and_patches_recovers() {
     }
     let image = show(&second, &patched).await;
     assert_eq!(image["status"], "queued");
+    // Every acknowledged PATCH is stored; the one cut off by the kill may be (it may have
+    // committed before its answer was lost); none other was ever sent.
+    for n in &acknowledged {
+        assert_eq!(
+            image[format!("p{n}")],
+            format!("v{n}"),
+            "acknowledged p{n} lost"
+        );
+    }
+    let extra: Vec<&String> = image
+        .as_object()
+        .expect("image object")
+        .keys()
+        .filter(|key| key.starts_with('p') && key[1..].parse::<u32>().is_ok())
+        .filter(|key| *key != &format!("p{cut_off}"))
+        .filter(|key| !acknowledged.iter().any(|n| *key == &format!("p{n}")))
+        .collect();
+    assert!(extra.is_empty(), "stored but never acknowledged: {extra:?}");
 
     // After the stale threshold every interrupted image is queued again, with no size, and
     // its temporary file is gone.
