@@ -16,6 +16,9 @@ pub struct ApiError {
     /// The webob message, before HTML escaping; normally `<explanation><br /><br />\n\n\n`.
     message: String,
     headers: Vec<(HeaderName, String)>,
+    /// webob's own template (405, 501): the plain-text body is `message` with its breaks as
+    /// newlines, not the default template's.
+    own_template: bool,
 }
 
 /// How an error body is rendered.
@@ -35,6 +38,19 @@ impl ApiError {
             explanation,
             message,
             headers: Vec::new(),
+            own_template: false,
+        }
+    }
+
+    /// An error whose webob class has its own body template: `message` is that template's
+    /// output (before HTML escaping), e.g. `The method FOO is not allowed … <br /><br />\n`.
+    fn templated(status: StatusCode, explanation: String, message: String) -> Self {
+        Self {
+            status,
+            explanation,
+            message,
+            headers: Vec::new(),
+            own_template: true,
         }
     }
 
@@ -88,19 +104,20 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, explanation)
     }
 
-    pub fn method_not_allowed(allow: &str) -> Self {
-        Self::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "The method specified is not allowed for this resource.",
-        )
-        .with_header(header::ALLOW, allow)
+    /// webob's `HTTPMethodNotAllowed` as Glance's router raises it, naming the method.
+    pub fn method_not_allowed(method: &str, allow: &str) -> Self {
+        let explanation = format!("The method {method} is not allowed for this resource.");
+        let message = format!("{explanation} <br /><br />\n");
+        Self::templated(StatusCode::METHOD_NOT_ALLOWED, explanation, message)
+            .with_header(header::ALLOW, allow)
     }
 
-    pub fn not_implemented() -> Self {
-        Self::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "The server has either erred or is incapable of performing the requested operation.",
-        )
+    /// webob's `HTTPNotImplemented` for a method no route knows, on a path no route matches.
+    pub fn method_not_implemented(method: &str) -> Self {
+        let explanation =
+            format!("The request method {method} is not implemented for this server.");
+        let message = format!("\n{explanation} <br /><br />\n");
+        Self::templated(StatusCode::NOT_IMPLEMENTED, explanation, message)
     }
 
     /// A 500 whose cause is logged but never shown to the client.
@@ -128,6 +145,7 @@ impl ApiError {
                 HeaderName::from_static("accept-patch"),
                 ACCEPTED.to_string(),
             )],
+            own_template: false,
         }
     }
 
@@ -140,11 +158,7 @@ impl ApiError {
 
     /// `"404 Not Found"`: webob's status string.
     pub fn status_line(&self) -> String {
-        format!(
-            "{} {}",
-            self.status.as_u16(),
-            self.status.canonical_reason().unwrap_or("Unknown")
-        )
+        format!("{} {}", self.status.as_u16(), reason(self.status))
     }
 
     pub fn render(&self, format: ErrorFormat) -> HttpResponse {
@@ -155,7 +169,9 @@ impl ApiError {
             }
         }
         let (content_type, body) = self.body(format);
-        builder.content_type(content_type).body(body)
+        let mut response = builder.content_type(content_type).body(body);
+        set_reason(&mut response);
+        response
     }
 
     /// webob's body for `format` and its content type.
@@ -171,7 +187,7 @@ impl ApiError {
                 ),
             ),
             ErrorFormat::Json => {
-                let title = self.status.canonical_reason().unwrap_or("Unknown");
+                let title = reason(self.status);
                 let body = serde_json::json!({
                     "message": self.message,
                     "code": status,
@@ -179,11 +195,32 @@ impl ApiError {
                 });
                 ("application/json", crate::json::to_python_json(&body))
             }
+            ErrorFormat::Plain if self.own_template => (
+                "text/plain; charset=UTF-8",
+                format!("{status}\n\n{}", self.message.replace("<br />", "\n")),
+            ),
             ErrorFormat::Plain => (
                 "text/plain; charset=UTF-8",
                 format!("{status}\n\n{}\n\n   ", self.explanation),
             ),
         }
+    }
+}
+
+/// webob's reason phrase: the canonical one, except 416 (webob still says `Request Range Not
+/// Satisfiable`, RFC 2616's wording, in the status line, the title and the JSON `code`).
+pub fn reason(status: StatusCode) -> &'static str {
+    if status == StatusCode::RANGE_NOT_SATISFIABLE {
+        return "Request Range Not Satisfiable";
+    }
+    status.canonical_reason().unwrap_or("Unknown")
+}
+
+/// Put webob's reason phrase on the status line where it differs from the canonical one.
+pub fn set_reason(response: &mut HttpResponse) {
+    let status = response.status();
+    if Some(reason(status)) != status.canonical_reason() {
+        response.head_mut().reason = Some(reason(status));
     }
 }
 

@@ -16,7 +16,7 @@ use futures_util::StreamExt;
 use crate::api::auth::Caller;
 use crate::api::common::{ensure_writable, find_image, reject_body};
 use crate::api::in_flight::{RequestInFlight, WorkToken};
-use crate::api::middleware::no_content;
+use crate::api::middleware::{no_content, no_content_bare};
 use crate::api::State;
 use crate::data_access::DataAccessError;
 use crate::domain::{
@@ -463,20 +463,20 @@ pub async fn download(
         .filter(|l| l.status == LocationStatus::Active)
         .find_map(|l| state.store.path_from_url(&l.url));
     let Some(data_path) = data_path else {
-        return Ok(no_content());
+        return Ok(no_content_bare());
     };
     let size = match image.size.and_then(|s| u64::try_from(s).ok()) {
         Some(size) => size,
         None => match tokio::fs::metadata(&data_path).await {
             Ok(meta) => meta.len(),
-            Err(_) => return Ok(no_content()),
+            Err(_) => return Ok(no_content_bare()),
         },
     };
     let range = requested_range(&req, size)?;
     let (start, length) = range.map_or((0, size), |(start, end)| (start, end - start + 1));
     let stream = match Store::read_range(&data_path, start, length).await {
         Ok(stream) => stream,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(no_content()),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(no_content_bare()),
         Err(err) => return Err(ApiError::internal(format!("image store: {err}"))),
     };
     let mut response = HttpResponse::build(if range.is_some() {

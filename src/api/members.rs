@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::api::auth::Caller;
 use crate::api::common::{ensure_writable, find_image, parse_json_body, read_body, reject_body};
 use crate::api::json::respond;
-use crate::api::middleware::no_content;
+use crate::api::middleware::no_content_bare;
 use crate::api::State;
 use crate::data_access::DataAccessError;
 use crate::domain::{
@@ -253,7 +253,7 @@ pub async fn delete(
         )));
     }
     match state.db.image_member_delete(&ctx, member.id).await {
-        Ok(()) => Ok(no_content()),
+        Ok(()) => Ok(no_content_bare()),
         Err(DataAccessError::NotFound(_)) => Err(ApiError::not_found(format!(
             "{member_id} not found in the member list of the image {image_id}."
         ))),

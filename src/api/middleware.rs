@@ -6,7 +6,7 @@ use std::rc::Rc;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::http::{StatusCode, Uri};
+use actix_web::http::{Method, StatusCode, Uri};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse};
 
@@ -70,6 +70,11 @@ pub async fn glance_envelope(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    // Glance's pipeline answers OPTIONS before any app (an empty 200 without a request id or
+    // a content type), except on `/versions`, which answers every method with the document.
+    if req.method() == Method::OPTIONS && req.path() != "/versions" {
+        return Ok(req.into_response(HttpResponse::Ok().finish()));
+    }
     let request_id = new_request_id();
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let accept = req
@@ -78,6 +83,8 @@ pub async fn glance_envelope(
         .and_then(|v| v.to_str().ok());
     let format = negotiate(accept);
     let route = route_for(req.path(), accept);
+    // The version documents come from Glance's versions app, outside the request-id middleware.
+    let version_document = matches!(route, Route::MultipleChoices) || req.path() == "/versions";
 
     // The connection answers for this request if actix-http drops it unanswered.
     let in_flight = req.conn_data::<Rc<RequestInFlight>>().cloned();
@@ -104,6 +111,9 @@ pub async fn glance_envelope(
         in_flight.end();
     }
     let mut res = answered?;
+    if version_document {
+        return Ok(res);
+    }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         res.headers_mut().insert(
             header::HeaderName::from_static("x-openstack-request-id"),
@@ -130,7 +140,9 @@ fn rerender_error(res: ServiceResponse<BoxBody>, format: ErrorFormat) -> Service
         Some(error) => {
             let no_body = res.request().method() == actix_web::http::Method::HEAD;
             let mut response = if no_body {
-                HttpResponse::build(error.status).finish()
+                let mut response = HttpResponse::build(error.status).finish();
+                crate::error::set_reason(&mut response);
+                response
             } else {
                 error.render(format)
             };
@@ -152,11 +164,18 @@ pub fn json_error(err: actix_web::error::JsonPayloadError) -> ApiError {
     }
 }
 
-/// Status for responses that have no body (204s), as Glance sends them.
+/// Status for responses that have no body (204s), as Glance sends most of them: webob's
+/// default `text/html` content type (upload, tags, actions, image delete).
 pub fn no_content() -> HttpResponse {
     HttpResponse::build(StatusCode::NO_CONTENT)
         .content_type("text/html; charset=UTF-8")
         .finish()
+}
+
+/// The 204s Glance sends without a content type: member delete and the download of an image
+/// that has no data.
+pub fn no_content_bare() -> HttpResponse {
+    HttpResponse::build(StatusCode::NO_CONTENT).finish()
 }
 
 #[cfg(test)]

@@ -105,25 +105,27 @@ fn v2_resource(pattern: &'static str, allow: &'static str) -> actix_web::Resourc
     resource_in(V2, pattern, allow)
 }
 
+/// Glance's router: a known path with a method it does not route is 405, whatever the method.
 fn reject_method(req: &HttpRequest, allow: &str) -> Result<HttpResponse, ApiError> {
-    const KNOWN: [Method; 6] = [
-        Method::GET,
-        Method::HEAD,
-        Method::POST,
-        Method::PUT,
-        Method::DELETE,
-        Method::PATCH,
-    ];
-    if KNOWN.contains(req.method()) {
-        Err(ApiError::method_not_allowed(allow))
-    } else {
-        Err(ApiError::not_implemented())
-    }
+    Err(ApiError::method_not_allowed(req.method().as_str(), allow))
 }
 
+/// Methods webob knows; an unknown path gets 404 for these and 501 for any other.
+const KNOWN_METHODS: [Method; 6] = [
+    Method::GET,
+    Method::HEAD,
+    Method::POST,
+    Method::PUT,
+    Method::DELETE,
+    Method::PATCH,
+];
+
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let _ = req;
-    Err(ApiError::not_found("The resource could not be found."))
+    if KNOWN_METHODS.contains(req.method()) {
+        Err(ApiError::not_found("The resource could not be found."))
+    } else {
+        Err(ApiError::method_not_implemented(req.method().as_str()))
+    }
 }
 
 /// `/metrics`, for the main listener or the separate `metrics.bind` one.
@@ -148,8 +150,13 @@ async fn scrape(
 }
 
 fn routes(cfg: &mut web::ServiceConfig, metrics: Option<crate::metrics::MetricsHandle>) {
-    cfg.service(resource("/versions", "GET").route(web::get().to(versions::list)))
-        .service(resource("/healthcheck", "GET, HEAD").route(web::get().to(versions::healthcheck)));
+    // Glance's versions app answers `/versions` whatever the method.
+    cfg.service(
+        web::resource("/versions")
+            .app_data(crate::metrics::RoutePattern("/versions"))
+            .default_service(web::to(versions::list)),
+    )
+    .service(resource("/healthcheck", "GET, HEAD").route(web::get().to(versions::healthcheck)));
     if let Some(handle) = metrics {
         cfg.service(metrics_resource(handle));
     }

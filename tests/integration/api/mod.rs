@@ -3,6 +3,7 @@
 mod actions;
 mod auth;
 pub(crate) mod concurrency;
+mod glance33;
 mod image_data;
 mod images;
 mod images_list;
