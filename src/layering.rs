@@ -10,7 +10,10 @@ fn module_graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut stack = vec![src.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).expect("readable source dir").flatten() {
+        for entry in std::fs::read_dir(&dir)
+            .expect("readable source dir")
+            .flatten()
+        {
             let path = entry.path();
             if path.is_dir() {
                 stack.push(path);
@@ -21,7 +24,11 @@ fn module_graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
             }
             let rel = path.strip_prefix(src).expect("under src");
             let first = rel.components().next().expect("a component");
-            let top = first.as_os_str().to_string_lossy().trim_end_matches(".rs").to_string();
+            let top = first
+                .as_os_str()
+                .to_string_lossy()
+                .trim_end_matches(".rs")
+                .to_string();
             if ["lib", "main", "bin", "layering"].contains(&top.as_str()) {
                 continue;
             }
@@ -91,10 +98,16 @@ fn path_between(
 fn top_level_modules_have_no_import_cycle() {
     let graph = module_graph(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
     assert!(graph.len() >= 8, "too few modules found: {graph:?}");
-    assert!(graph["api"].contains("data_access"), "graph misses known edges: {graph:?}");
+    assert!(
+        graph["api"].contains("data_access"),
+        "graph misses known edges: {graph:?}"
+    );
     for module in graph.keys() {
         if let Some(cycle) = path_between(&graph, module, module) {
-            panic!("import cycle between top-level modules: {}", cycle.join(" -> "));
+            panic!(
+                "import cycle between top-level modules: {}",
+                cycle.join(" -> ")
+            );
         }
     }
 }
@@ -110,5 +123,8 @@ fn a_cycle_is_found() {
     );
     let mut deps = BTreeSet::new();
     add_names("{config::Mode, metrics, self}", "x", &mut deps);
-    assert_eq!(deps, BTreeSet::from(["config".to_string(), "metrics".to_string()]));
+    assert_eq!(
+        deps,
+        BTreeSet::from(["config".to_string(), "metrics".to_string()])
+    );
 }

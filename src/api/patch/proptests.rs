@@ -282,7 +282,11 @@ mod stored {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig {
+            cases: 300,
+            max_global_rejects: 20_000,
+            ..ProptestConfig::default()
+        })]
 
         /// A refused document leaves the stored row as it was, timestamps included; an
         /// accepted one is stored exactly as answered.
