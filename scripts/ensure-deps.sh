@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need and a fresh Debian machine may lack: PostgreSQL's server binaries
 # (the tests start a throwaway cluster with initdb/pg_ctl), Prometheus (promtool and the
-# end-to-end metrics test) and wrk (the load test). Safe to run again: installs only what is missing.
+# end-to-end metrics test), wrk (the load test), and what the real Keystone's venv builds with. Safe to run again: installs only what is missing.
 set -euo pipefail
 
 missing=()
@@ -10,6 +10,11 @@ if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb 
 fi
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+# The real Keystone of tests/keystone/ (uWSGI is built from source by pip).
+command -v gcc >/dev/null 2>&1 || missing+=(gcc)
+python3 -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+  || missing+=(python3-dev)
+python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

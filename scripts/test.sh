@@ -5,11 +5,19 @@
 # direct-postgres, and through the registry (the "glance-api only" and the "registry" jobs).
 # The first run includes the registry's transparency test (one scenario, direct node = proxy
 # node, on SQLite and PostgreSQL) and the rolling-upgrade test of docs/upgrade.md. Then real OpenStack clients against the running
-# binary in every mode (tests/clients/run-all.sh; needs PyPI once for its venv).
+# binary in every mode (tests/clients/run-all.sh; needs PyPI once for its venv), with static
+# tokens and through a real Keystone (started once, first; tests/keystone/lib.sh).
 # Extra arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-deps.sh
+
+# One real Keystone for the whole run (tests/keystone/: venv cached under
+# ~/.cache/glance-rs/keystone, state in a temp dir, a free loopback port): the keystone auth
+# tests of every mode and the client suite use it (GLANCE_TEST_KEYSTONE_URL).
+source tests/keystone/lib.sh
+trap keystone_down EXIT
+keystone_up
 
 echo "== all tests (API and features on direct-sqlite)"
 cargo test --all-features "$@"

@@ -75,6 +75,8 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub store: StoreSettings,
     pub auth: AuthSettings,
+    /// `auth.mode = "keystone"`: keystonemiddleware's `[keystone_authtoken]` options.
+    pub keystone_authtoken: KeystoneAuthtokenSettings,
     pub limits: Limits,
     pub registry: RegistrySettings,
     pub metrics: MetricsSettings,
@@ -161,6 +163,8 @@ pub enum AuthMode {
     TrustedAuth,
     /// Identity from `X-Auth-Token`, looked up in `auth.tokens_file` (re-read on SIGHUP).
     StaticTokens,
+    /// Identity from `X-Auth-Token`, validated by Keystone (`[keystone_authtoken]`).
+    Keystone,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -169,6 +173,56 @@ pub struct AuthSettings {
     pub mode: AuthMode,
     /// static-tokens mode: TOML file of `[[token]]` entries (token, user, project, roles).
     pub tokens_file: String,
+}
+
+/// keystonemiddleware's `[keystone_authtoken]` option names (the subset glance-api uses).
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct KeystoneAuthtokenSettings {
+    /// Keystone's identity endpoint (`http://host:5000` or `http://host:5000/v3`).
+    pub auth_url: String,
+    /// Sent to clients in `WWW-Authenticate: Keystone uri="…"`; empty = `auth_url`.
+    pub www_authenticate_uri: String,
+    /// The service user glance-api validates tokens with (password authentication).
+    pub username: String,
+    /// Never logged.
+    pub password: String,
+    pub project_name: String,
+    pub user_domain_name: String,
+    pub project_domain_name: String,
+    /// Seconds a validated token is trusted without asking Keystone again (capped by the
+    /// token's own expiry).
+    pub token_cache_time: u64,
+    /// Seconds before a Keystone call gives up (→ 503).
+    pub timeout: f64,
+    /// An `X-Service-Token` must carry one of these roles to vouch for an expired user token.
+    pub service_token_roles: Vec<String>,
+    /// When false, a service token without those roles is still accepted (with a warning).
+    pub service_token_roles_required: bool,
+}
+
+impl fmt::Debug for KeystoneAuthtokenSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeystoneAuthtokenSettings")
+            .field("auth_url", &self.auth_url)
+            .field("www_authenticate_uri", &self.www_authenticate_uri)
+            .field("username", &self.username)
+            .field(
+                "password",
+                &if self.password.is_empty() { "" } else { "****" },
+            )
+            .field("project_name", &self.project_name)
+            .field("user_domain_name", &self.user_domain_name)
+            .field("project_domain_name", &self.project_domain_name)
+            .field("token_cache_time", &self.token_cache_time)
+            .field("timeout", &self.timeout)
+            .field("service_token_roles", &self.service_token_roles)
+            .field(
+                "service_token_roles_required",
+                &self.service_token_roles_required,
+            )
+            .finish()
+    }
 }
 
 /// Glance's option names and defaults (`glance/common/config.py`).
@@ -246,6 +300,19 @@ impl Settings {
             auth: AuthSettings {
                 mode: AuthMode::Noauth,
                 tokens_file: String::new(),
+            },
+            keystone_authtoken: KeystoneAuthtokenSettings {
+                auth_url: String::new(),
+                www_authenticate_uri: String::new(),
+                username: String::new(),
+                password: String::new(),
+                project_name: String::new(),
+                user_domain_name: "Default".to_string(),
+                project_domain_name: "Default".to_string(),
+                token_cache_time: 300,
+                timeout: 5.0,
+                service_token_roles: vec!["service".to_string()],
+                service_token_roles_required: false,
             },
             limits: Limits {
                 image_size_cap: 1_099_511_627_776,
@@ -340,6 +407,28 @@ impl Settings {
                 "auth.mode = \"static-tokens\" needs auth.tokens_file".into(),
             ));
         }
+        if self.auth.mode == AuthMode::Keystone {
+            let ks = &self.keystone_authtoken;
+            if ks.auth_url.trim().is_empty() || ks.username.is_empty() || ks.password.is_empty() {
+                return Err(ConfigError::Invalid(
+                    "auth.mode = \"keystone\" needs keystone_authtoken.auth_url, username and \
+                     password"
+                        .into(),
+                ));
+            }
+            if !ks.auth_url.starts_with("http://") {
+                return Err(ConfigError::Invalid(
+                    "keystone_authtoken.auth_url must be an http:// URL (https is not built in; \
+                     see docs/compatibility.md)"
+                        .into(),
+                ));
+            }
+            if ks.timeout.is_nan() || ks.timeout <= 0.0 {
+                return Err(ConfigError::Invalid(
+                    "keystone_authtoken.timeout must be > 0".into(),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -402,6 +491,14 @@ fn apply_env(
             "false" | "0" | "no" | "off" => toml::Value::Boolean(false),
             _ => return Err(bad("true or false")),
         },
+        // Lists as oslo.config writes them: comma-separated.
+        toml::Value::Array(_) => toml::Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(|item| toml::Value::String(item.to_string()))
+                .collect(),
+        ),
         _ => toml::Value::String(raw.to_string()),
     };
     table.insert(key.to_string(), value);
@@ -462,13 +559,54 @@ mod tests {
     }
 
     #[test]
+    fn keystone_mode_reads_the_authtoken_section_from_the_environment() {
+        let err = load(&[("GLANCE__AUTH__MODE", "keystone")]).expect_err("no auth_url");
+        assert!(
+            err.to_string().contains("keystone_authtoken.auth_url"),
+            "{err}"
+        );
+        let s = load(&[
+            ("GLANCE__AUTH__MODE", "keystone"),
+            (
+                "GLANCE__KEYSTONE_AUTHTOKEN__AUTH_URL",
+                "http://127.0.0.1:5000/v3",
+            ),
+            ("GLANCE__KEYSTONE_AUTHTOKEN__USERNAME", "glance"),
+            ("GLANCE__KEYSTONE_AUTHTOKEN__PASSWORD", "pw"),
+            ("GLANCE__KEYSTONE_AUTHTOKEN__TOKEN_CACHE_TIME", "7"),
+            (
+                "GLANCE__KEYSTONE_AUTHTOKEN__SERVICE_TOKEN_ROLES",
+                "service, nova",
+            ),
+            (
+                "GLANCE__KEYSTONE_AUTHTOKEN__SERVICE_TOKEN_ROLES_REQUIRED",
+                "true",
+            ),
+        ])
+        .expect("valid settings");
+        let ks = &s.keystone_authtoken;
+        assert_eq!(s.auth.mode, AuthMode::Keystone);
+        assert_eq!(ks.token_cache_time, 7);
+        assert_eq!(ks.service_token_roles, ["service", "nova"]);
+        assert!(ks.service_token_roles_required);
+        let https = load(&[
+            ("GLANCE__AUTH__MODE", "keystone"),
+            ("GLANCE__KEYSTONE_AUTHTOKEN__AUTH_URL", "https://keystone"),
+            ("GLANCE__KEYSTONE_AUTHTOKEN__USERNAME", "glance"),
+            ("GLANCE__KEYSTONE_AUTHTOKEN__PASSWORD", "pw"),
+        ]);
+        assert!(https.is_err());
+    }
+
+    #[test]
     fn secrets_are_redacted() {
         let mut s = Settings::defaults(Service::Api);
+        s.keystone_authtoken.password = "pa55word".into();
         s.database.url = "postgresql://glance:s3cret@db/glance".into();
         s.registry.token = "t0ken".into();
         let shown = format!("{s:?}");
         assert!(
-            !shown.contains("s3cret") && !shown.contains("t0ken"),
+            !shown.contains("s3cret") && !shown.contains("t0ken") && !shown.contains("pa55word"),
             "{shown}"
         );
     }

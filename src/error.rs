@@ -72,6 +72,19 @@ impl ApiError {
         )
     }
 
+    /// keystone mode's 401, as keystonemiddleware's `auth_token` answers it: its sentence and
+    /// `WWW-Authenticate: Keystone uri="…"` (where clients go for a token).
+    pub fn keystone_unauthorized(www_authenticate_uri: &str) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "The request you have made requires authentication.",
+        )
+        .with_header(
+            header::WWW_AUTHENTICATE,
+            format!("Keystone uri=\"{www_authenticate_uri}\""),
+        )
+    }
+
     pub fn forbidden(explanation: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, explanation)
     }

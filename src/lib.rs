@@ -26,6 +26,7 @@ pub mod config;
 pub mod data_access;
 pub mod domain;
 pub mod error;
+pub mod identity;
 pub mod json;
 pub mod metrics;
 pub mod recovery;

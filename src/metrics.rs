@@ -36,6 +36,9 @@ pub const IMAGE_BYTES_UPLOADED: &str = "glance_image_bytes_uploaded_total";
 pub const IMAGE_BYTES_DOWNLOADED: &str = "glance_image_bytes_downloaded_total";
 pub const UPLOADS_IN_PROGRESS: &str = "glance_uploads_in_progress";
 pub const BUILD_INFO: &str = "glance_build_info";
+pub const KEYSTONE_VALIDATIONS_TOTAL: &str = "glance_keystone_validations_total";
+pub const KEYSTONE_VALIDATION_DURATION: &str = "glance_keystone_validation_duration_seconds";
+pub const TOKEN_CACHE_LOOKUPS_TOTAL: &str = "glance_token_cache_lookups_total";
 
 /// Every metric this crate exports (for the dashboard/rules test).
 pub const ALL: &[&str] = &[
@@ -51,6 +54,9 @@ pub const ALL: &[&str] = &[
     IMAGE_BYTES_DOWNLOADED,
     UPLOADS_IN_PROGRESS,
     BUILD_INFO,
+    KEYSTONE_VALIDATIONS_TOTAL,
+    KEYSTONE_VALIDATION_DURATION,
+    TOKEN_CACHE_LOOKUPS_TOTAL,
 ];
 
 /// Histogram buckets in seconds, 100 µs to 10 s.
@@ -145,6 +151,19 @@ fn describe_all() {
         "Image data bytes sent by downloads."
     );
     describe_gauge!(UPLOADS_IN_PROGRESS, "Image uploads being received now.");
+    describe_counter!(
+        KEYSTONE_VALIDATIONS_TOTAL,
+        "keystone auth mode: token validations asked of Keystone, by outcome (valid, invalid, unavailable)."
+    );
+    describe_histogram!(
+        KEYSTONE_VALIDATION_DURATION,
+        Unit::Seconds,
+        "keystone auth mode: time of one token validation by Keystone (service token included), by outcome."
+    );
+    describe_counter!(
+        TOKEN_CACHE_LOOKUPS_TOTAL,
+        "keystone auth mode: token cache lookups, by result (hit, negative_hit, miss, malformed)."
+    );
     describe_gauge!(
         BUILD_INFO,
         "Always 1; labels say the version, the data-access mode and the compiled features."

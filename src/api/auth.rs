@@ -1,11 +1,14 @@
 //! The caller's identity, per `auth.mode`: Glance's noauth context, the headers
-//! keystonemiddleware sets (`trusted-auth`), or `X-Auth-Token` looked up in the static tokens
-//! table (`static-tokens`). Tokens are never logged.
+//! keystonemiddleware sets (`trusted-auth`), `X-Auth-Token` looked up in the static tokens
+//! table (`static-tokens`), or validated by Keystone (`keystone`, through `identity`: a
+//! cached token is answered without awaiting anything). Tokens are never logged.
 
 use std::future::{ready, Ready};
+use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use futures_util::future::{Either, LocalBoxFuture};
 
 use crate::api::middleware::RequestId;
 use crate::api::State;
@@ -13,19 +16,76 @@ use crate::auth_tokens::TokenTable;
 use crate::config::AuthMode;
 use crate::domain::RequestContext;
 use crate::error::ApiError;
+use crate::identity::{self, AuthError, Identity, Keystone};
 
 /// Extractor: the request's context. In trusted-auth mode a request without
-/// `X-Identity-Status: Confirmed` is refused with 401; in static-tokens mode, one whose
-/// `X-Auth-Token` is missing or unknown.
+/// `X-Identity-Status: Confirmed` is refused with 401; in static-tokens and keystone modes,
+/// one whose `X-Auth-Token` is missing or unknown.
 pub struct Caller(pub RequestContext);
 
 impl FromRequest for Caller {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future =
+        Either<Ready<Result<Self, ApiError>>, LocalBoxFuture<'static, Result<Self, ApiError>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(context_for(req).map(Caller))
+        let keystone = req
+            .app_data::<State>()
+            .and_then(|state| state.keystone.clone());
+        match keystone {
+            Some(keystone) => keystone_caller(req, keystone),
+            None => Either::Left(ready(context_for(req).map(Caller))),
+        }
     }
+}
+
+/// keystone mode: a cached token answers at once; otherwise Keystone is asked.
+fn keystone_caller(req: &HttpRequest, keystone: Arc<Keystone>) -> <Caller as FromRequest>::Future {
+    let request_id = request_id(req);
+    let Some(token) = header(req, "x-auth-token") else {
+        return Either::Left(ready(Err(ApiError::keystone_unauthorized(
+            keystone.www_authenticate_uri(),
+        ))));
+    };
+    let service_token = header(req, "x-service-token");
+    if service_token.is_none() {
+        if let Some(validated) = keystone.cached(token) {
+            return Either::Left(ready(keystone_context(&keystone, validated, request_id)));
+        }
+    }
+    let token = token.to_string();
+    let service_token = service_token.map(str::to_string);
+    Either::Right(Box::pin(async move {
+        let validated = keystone
+            .authenticate(&token, service_token.as_deref())
+            .await;
+        keystone_context(&keystone, validated, request_id)
+    }))
+}
+
+fn keystone_context(
+    keystone: &Keystone,
+    validated: Result<Arc<Identity>, AuthError>,
+    request_id: String,
+) -> Result<Caller, ApiError> {
+    match validated {
+        Ok(identity) => identity::context_for(&identity, request_id)
+            .map(Caller)
+            .ok_or_else(|| ApiError::forbidden("You are not authorized to access images.")),
+        Err(AuthError::Invalid) => Err(ApiError::keystone_unauthorized(
+            keystone.www_authenticate_uri(),
+        )),
+        Err(AuthError::Unavailable) => Err(ApiError::service_unavailable(
+            "The identity service could not validate the token; try again later.",
+        )),
+    }
+}
+
+fn request_id(req: &HttpRequest) -> String {
+    req.extensions()
+        .get::<RequestId>()
+        .map(|id| id.0.clone())
+        .unwrap_or_default()
 }
 
 fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
@@ -56,15 +116,15 @@ fn token_context(
 }
 
 pub fn context_for(req: &HttpRequest) -> Result<RequestContext, ApiError> {
-    let request_id = req
-        .extensions()
-        .get::<RequestId>()
-        .map(|id| id.0.clone())
-        .unwrap_or_default();
+    let request_id = request_id(req);
     let state = req.app_data::<State>();
     let mode = state.map_or(AuthMode::Noauth, |state| state.settings.auth.mode);
     match mode {
         AuthMode::Noauth => Ok(RequestContext::noauth(request_id)),
+        // Served by `keystone_caller`; reached only without a client (never started so).
+        AuthMode::Keystone => Err(ApiError::service_unavailable(
+            "The identity service is not configured.",
+        )),
         AuthMode::StaticTokens => {
             let table = state
                 .and_then(|state| state.tokens.as_ref())

@@ -38,6 +38,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// The token table in static-tokens mode; `None` in the other auth modes.
     pub tokens: Option<Arc<crate::auth_tokens::StaticTokens>>,
+    /// Keystone's client and token cache in keystone mode; `None` in the other auth modes.
+    pub keystone: Option<Arc<crate::identity::Keystone>>,
 }
 
 pub type State = web::Data<AppState>;

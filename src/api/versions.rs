@@ -59,9 +59,10 @@ pub fn multiple_choices(req: &HttpRequest) -> HttpResponse {
     json::respond(StatusCode::MULTIPLE_CHOICES, &body(req))
 }
 
-pub async fn import_info(req: HttpRequest) -> Result<HttpResponse, crate::error::ApiError> {
-    // Behind Glance's context middleware like every /v2 route: identity first (401).
-    crate::api::auth::context_for(&req)?;
+/// Behind Glance's context middleware like every /v2 route: identity first (`Caller`: 401).
+pub async fn import_info(
+    _: crate::api::auth::Caller,
+) -> Result<HttpResponse, crate::error::ApiError> {
     // Interoperable import is not offered: an empty list tells clients to use PUT /file.
     Ok(json::respond(
         StatusCode::OK,

@@ -35,3 +35,49 @@ pub fn is_image_mutable(ctx: &RequestContext, image: &Image) -> bool {
         _ => false,
     }
 }
+
+/// What a token's roles allow under Glance's secure-RBAC defaults (`glance/policies/base.py`):
+/// `admin` everything, `member` writes in its own project (ownership is checked per image
+/// above), `reader` reads only, anything else nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    None,
+    Read,
+    Write,
+    Admin,
+}
+
+/// `roles` lower-cased, implied roles included (Keystone expands them: admin → member → reader).
+pub fn access_from_roles(roles: &[String]) -> Access {
+    let has = |name: &str| roles.iter().any(|role| role == name);
+    if has("admin") {
+        Access::Admin
+    } else if has("member") {
+        Access::Write
+    } else if has("reader") {
+        Access::Read
+    } else {
+        Access::None
+    }
+}
+
+#[cfg(test)]
+mod secure_rbac_tests {
+    use super::*;
+
+    #[test]
+    fn roles_decide_access() {
+        let roles = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            access_from_roles(&roles(&["reader", "member"])),
+            Access::Write
+        );
+        assert_eq!(access_from_roles(&roles(&["reader"])), Access::Read);
+        assert_eq!(
+            access_from_roles(&roles(&["admin", "manager", "member", "reader"])),
+            Access::Admin
+        );
+        assert_eq!(access_from_roles(&roles(&["service"])), Access::None);
+        assert_eq!(access_from_roles(&[]), Access::None);
+    }
+}

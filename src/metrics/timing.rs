@@ -10,6 +10,8 @@ use std::time::Duration;
 pub struct Spent {
     pub db: Duration,
     pub registry: Duration,
+    /// keystone auth mode: time spent validating the caller's token with Keystone.
+    pub auth: Duration,
 }
 
 impl Spent {
@@ -20,6 +22,10 @@ impl Spent {
         if !self.registry.is_zero() {
             out.push_str(", ");
             push_millis(&mut out, "registry", self.registry);
+        }
+        if !self.auth.is_zero() {
+            out.push_str(", ");
+            push_millis(&mut out, "auth", self.auth);
         }
         out.push_str(", ");
         push_millis(&mut out, "total", total);
@@ -78,6 +84,11 @@ pub fn add_db(elapsed: Duration) {
     add(|s| s.db += elapsed);
 }
 
+/// Count Keystone validation time against the current request (no-op outside one).
+pub fn add_auth(elapsed: Duration) {
+    add(|s| s.auth += elapsed);
+}
+
 /// Count registry-hop time against the current request (no-op outside one).
 pub fn add_registry(elapsed: Duration) {
     add(|s| s.registry += elapsed);
@@ -92,6 +103,7 @@ mod tests {
         let spent = Spent {
             db: Duration::from_micros(412),
             registry: Duration::ZERO,
+            auth: Duration::ZERO,
         };
         assert_eq!(
             spent.server_timing(Duration::from_micros(12_345_678)),
@@ -100,10 +112,11 @@ mod tests {
         let spent = Spent {
             db: Duration::from_nanos(1_999),
             registry: Duration::from_micros(120),
+            auth: Duration::from_micros(3_500),
         };
         assert_eq!(
             spent.server_timing(Duration::from_micros(950)),
-            "db;dur=0.001, registry;dur=0.120, total;dur=0.950"
+            "db;dur=0.001, registry;dur=0.120, auth;dur=3.500, total;dur=0.950"
         );
         assert_eq!(
             Spent::default().server_timing(Duration::ZERO),

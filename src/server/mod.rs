@@ -18,6 +18,7 @@ use crate::api::{build_app, metrics_resource, AppState, State};
 use crate::auth_tokens::{StaticTokens, TokenFileError};
 use crate::config::{AuthMode, Settings};
 use crate::data_access::{self, DataAccess};
+use crate::identity::Keystone;
 use crate::metrics::{self, MetricsHandle};
 use crate::store::Store;
 
@@ -31,6 +32,8 @@ pub enum StartError {
     Http(std::io::Error),
     #[error(transparent)]
     Tokens(#[from] TokenFileError),
+    #[error("{0}")]
+    Keystone(String),
 }
 
 /// Build the state and an `HttpServer` on `listener`; the caller awaits or spawns it.
@@ -50,10 +53,21 @@ pub async fn start(
             crate::auth_tokens::reload_on_sighup(tokens.clone());
             Some(tokens)
         }
-        AuthMode::Noauth | AuthMode::TrustedAuth => None,
+        AuthMode::Noauth | AuthMode::TrustedAuth | AuthMode::Keystone => None,
     };
     let db = data_access::metered::Metered::wrap(data_access::open(&settings).await?);
     let handle = metrics::install();
+    // After `install`: the client's metric handles are the real recorder's.
+    let keystone = match settings.auth.mode {
+        AuthMode::Keystone => {
+            let keystone = Keystone::new(&settings.keystone_authtoken).map_err(|err| {
+                StartError::Keystone(format!("cannot build the Keystone client: {err}"))
+            })?;
+            log::info!("keystone auth: tokens validated by {keystone:?}");
+            Some(Arc::new(keystone))
+        }
+        _ => None,
+    };
     metrics::record_build_info("glance-api", settings.data_access.mode.as_str());
     let store = Arc::new(Store::open(&settings.store.path).map_err(StartError::Store)?);
     crate::recovery::spawn(
@@ -66,6 +80,7 @@ pub async fn start(
         store,
         settings: settings.clone(),
         tokens,
+        keystone,
     });
     let on_main = settings.metrics.enabled.then(|| handle.clone());
     let db_for_metrics = web::Data::new(state.db.clone());

@@ -8,6 +8,7 @@ mod image_data;
 mod images;
 mod images_list;
 mod images_patch;
+mod keystone;
 mod members;
 mod schemas;
 mod tags;

@@ -1,6 +1,7 @@
 //! Test support: real servers on loopback, real databases in temp folders.
 #![allow(dead_code)]
 
+pub mod keystone;
 #[cfg(feature = "direct-postgres")]
 pub mod postgres;
 pub mod process;
