@@ -118,9 +118,10 @@ async fn test_mode() -> (
     Vec<(&'static str, String)>,
     Option<Box<dyn std::any::Any + Send>>,
 ) {
-    match std::env::var("GLANCE_TEST_MODE").as_deref() {
+    use super::server::{test_mode, TestMode};
+    match test_mode() {
         #[cfg(feature = "direct-postgres")]
-        Ok("direct-postgres") => (
+        TestMode::DirectPostgres => (
             vec![
                 ("GLANCE__DATA_ACCESS__MODE", "direct-postgres".into()),
                 ("GLANCE__DATABASE__URL", super::postgres::fresh_url().await),
@@ -128,8 +129,9 @@ async fn test_mode() -> (
             None,
         ),
         #[cfg(all(feature = "registry-proxy", feature = "registry-server"))]
-        Ok("registry-proxy") => {
-            let registry = super::registry::RegistryProcess::start().await;
+        mode @ (TestMode::RegistryProxy | TestMode::RegistryProxyPostgres) => {
+            let on_postgres = mode == TestMode::RegistryProxyPostgres;
+            let registry = super::registry::RegistryProcess::start_in(on_postgres).await;
             let env = vec![
                 ("GLANCE__DATA_ACCESS__MODE", "registry-proxy".into()),
                 ("GLANCE__DATABASE__URL", String::new()),
@@ -138,9 +140,8 @@ async fn test_mode() -> (
             ];
             (env, Some(Box::new(registry)))
         }
-        Ok(other) if other != "direct-sqlite" => {
-            panic!("GLANCE_TEST_MODE={other} is not a mode this build can test")
-        }
-        _ => (Vec::new(), None),
+        TestMode::DirectSqlite => (Vec::new(), None),
+        #[allow(unreachable_patterns)]
+        other => panic!("GLANCE_TEST_MODE {other:?} is not a mode this build can test"),
     }
 }

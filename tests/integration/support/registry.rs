@@ -35,6 +35,24 @@ impl RegistryProcess {
         Self::launch(host, None).await
     }
 
+    /// On a fresh PostgreSQL database (living until the test process ends) or a temp SQLite
+    /// file: the registry of `GLANCE_TEST_MODE=registry-proxy[-postgres]`.
+    pub async fn start_in(on_postgres: bool) -> Self {
+        if !on_postgres {
+            return Self::start().await;
+        }
+        #[cfg(feature = "direct-postgres")]
+        {
+            let url = super::super::postgres::fresh_url().await;
+            let registry = Self::start_on_postgres(&url).await;
+            let log = registry.log();
+            assert!(log.contains("data_access.mode=direct-postgres"), "{log}");
+            registry
+        }
+        #[cfg(not(feature = "direct-postgres"))]
+        panic!("registry-proxy over PostgreSQL needs the direct-postgres feature")
+    }
+
     /// Start on a direct-postgres database instead of a temp SQLite file.
     pub async fn start_on_postgres(database_url: &str) -> Self {
         Self::launch("127.0.0.1", Some(database_url.to_string())).await

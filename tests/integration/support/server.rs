@@ -41,10 +41,12 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut settings = Settings::defaults(Service::Api);
         settings.database.url = format!("sqlite:///{}", dir.path().join("glance.db").display());
-        #[cfg(feature = "direct-postgres")]
-        if use_postgres() {
-            settings.data_access.mode = glance_rs::data_access::Mode::DirectPostgres;
-            settings.database.url = super::postgres::fresh_url().await;
+        if test_mode() == TestMode::DirectPostgres {
+            #[cfg(feature = "direct-postgres")]
+            {
+                settings.data_access.mode = glance_rs::data_access::Mode::DirectPostgres;
+                settings.database.url = super::postgres::fresh_url().await;
+            }
         }
         settings.store.path = dir.path().join("images").display().to_string();
         settings.server.workers = 2;
@@ -80,13 +82,52 @@ impl TestServer {
     }
 }
 
-/// Whether API tests run on PostgreSQL: asked for, or the only direct backend compiled.
-#[cfg(feature = "direct-postgres")]
-fn use_postgres() -> bool {
-    match std::env::var("GLANCE_TEST_MODE") {
-        Ok(mode) => mode == "direct-postgres",
-        Err(_) => !cfg!(feature = "direct-sqlite"),
-    }
+/// The combination the API tests and the features run in (`GLANCE_TEST_MODE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TestMode {
+    DirectSqlite,
+    DirectPostgres,
+    /// Through a real glance-registry on a temp SQLite file.
+    RegistryProxy,
+    /// Through a real glance-registry on a fresh PostgreSQL database.
+    RegistryProxyPostgres,
+}
+
+/// `GLANCE_TEST_MODE`: `direct-sqlite` (the default, or `direct-postgres` in a build without
+/// SQLite), `direct-postgres`, `registry-proxy` or `registry-proxy-postgres`. Anything else,
+/// or a mode this build cannot run, is an error: a typo must not quietly test the default.
+pub fn test_mode() -> TestMode {
+    let names = "direct-sqlite, direct-postgres, registry-proxy, registry-proxy-postgres";
+    let mode = match std::env::var("GLANCE_TEST_MODE") {
+        Err(std::env::VarError::NotPresent) if cfg!(feature = "direct-sqlite") => {
+            TestMode::DirectSqlite
+        }
+        Err(std::env::VarError::NotPresent) => TestMode::DirectPostgres,
+        Ok(name) => match name.as_str() {
+            "direct-sqlite" => TestMode::DirectSqlite,
+            "direct-postgres" => TestMode::DirectPostgres,
+            "registry-proxy" => TestMode::RegistryProxy,
+            "registry-proxy-postgres" => TestMode::RegistryProxyPostgres,
+            other => panic!("GLANCE_TEST_MODE={other:?} is not a test mode (one of {names})"),
+        },
+        Err(err) => panic!("GLANCE_TEST_MODE: {err}"),
+    };
+    let proxy = cfg!(all(
+        feature = "registry-proxy",
+        feature = "registry-server",
+        feature = "direct-sqlite"
+    ));
+    let buildable = match mode {
+        TestMode::DirectSqlite => cfg!(feature = "direct-sqlite"),
+        TestMode::DirectPostgres => cfg!(feature = "direct-postgres"),
+        TestMode::RegistryProxy => proxy,
+        TestMode::RegistryProxyPostgres => proxy && cfg!(feature = "direct-postgres"),
+    };
+    assert!(
+        buildable,
+        "GLANCE_TEST_MODE {mode:?} needs features this build lacks"
+    );
+    mode
 }
 
 /// Identity headers for trusted-auth requests: project, roles.
@@ -104,8 +145,8 @@ pub fn identity(project: &str, roles: &str) -> reqwest::header::HeaderMap {
     headers
 }
 
-/// `GLANCE_TEST_MODE=registry-proxy`: run a direct-sqlite server's tests through a real
-/// glance-registry instead (the registry holds the database, the API none).
+/// `GLANCE_TEST_MODE=registry-proxy[-postgres]`: run a direct-sqlite server's tests through a
+/// real glance-registry instead (the registry holds the database, the API none).
 #[cfg(all(
     feature = "registry-proxy",
     feature = "registry-server",
@@ -115,11 +156,15 @@ async fn proxy_if_requested(
     settings: &mut Settings,
 ) -> Option<Box<dyn std::any::Any + Send + Sync>> {
     use glance_rs::data_access::Mode;
-    let wanted = std::env::var("GLANCE_TEST_MODE").is_ok_and(|m| m == "registry-proxy");
-    if !wanted || settings.data_access.mode != Mode::DirectSqlite {
+    let on_postgres = match test_mode() {
+        TestMode::RegistryProxy => false,
+        TestMode::RegistryProxyPostgres => true,
+        _ => return None,
+    };
+    if settings.data_access.mode != Mode::DirectSqlite {
         return None;
     }
-    let registry = registry::RegistryProcess::start().await;
+    let registry = registry::RegistryProcess::start_in(on_postgres).await;
     settings.data_access.mode = Mode::RegistryProxy;
     settings.database.url.clear();
     settings.registry = registry.settings(10.0);
