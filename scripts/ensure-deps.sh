@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests need and a fresh Debian machine may lack: PostgreSQL's server binaries
 # (the tests start a throwaway cluster with initdb/pg_ctl), Prometheus (promtool and the
-# end-to-end metrics test), wrk (the load test), and what the real Keystone's venv builds with. Safe to run again: installs only what is missing.
+# end-to-end metrics test), wrk (the load test), what the real Keystone's venv builds with, and
+# qemu-utils, genisoimage, gdisk and fdisk (the image inspection corpus). Safe to run again:
+# installs only what is missing.
 set -euo pipefail
 
 missing=()
@@ -15,6 +17,12 @@ command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 python3 -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
   || missing+=(python3-dev)
 python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
+# Image inspection tests: qemu-img builds the corpus, genisoimage and sfdisk/sgdisk the ISO
+# and partitioned images.
+command -v qemu-img >/dev/null 2>&1 || missing+=(qemu-utils)
+command -v genisoimage >/dev/null 2>&1 || missing+=(genisoimage)
+command -v sgdisk >/dev/null 2>&1 || missing+=(gdisk)
+command -v sfdisk >/dev/null 2>&1 || missing+=(fdisk)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -80,6 +80,22 @@ pub struct Settings {
     pub limits: Limits,
     pub registry: RegistrySettings,
     pub metrics: MetricsSettings,
+    pub image_format: ImageFormatSettings,
+}
+
+/// Glance's `[image_format]` options (names and defaults of `glance/common/config.py`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ImageFormatSettings {
+    /// Refuse uploads whose content does not match their `disk_format` (415).
+    pub require_image_format_match: bool,
+    /// The `disk_format` values `POST /v2/images` accepts.
+    pub disk_formats: Vec<String>,
+    /// VMDK create-types an upload may have (Glance checks this only when converting;
+    /// we check it on upload too).
+    pub vmdk_allowed_types: Vec<String>,
+    /// GPT/MBR safety checks (`mbr`) that only warn for images detected as gpt.
+    pub gpt_safety_checks_nonfatal: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -333,6 +349,17 @@ impl Settings {
                 enabled: true,
                 bind: String::new(),
             },
+            image_format: ImageFormatSettings {
+                require_image_format_match: true,
+                disk_formats: [
+                    "ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso",
+                    "ploop",
+                ]
+                .map(String::from)
+                .to_vec(),
+                vmdk_allowed_types: vec!["streamOptimized".into(), "monolithicSparse".into()],
+                gpt_safety_checks_nonfatal: Vec::new(),
+            },
         }
     }
 
@@ -400,6 +427,11 @@ impl Settings {
         if !(self.database.pool_timeout > 0.0 && self.registry.timeout > 0.0) {
             return Err(ConfigError::Invalid(
                 "database.pool_timeout and registry.timeout must be > 0".into(),
+            ));
+        }
+        if self.image_format.disk_formats.is_empty() {
+            return Err(ConfigError::Invalid(
+                "image_format.disk_formats must name at least one format".into(),
             ));
         }
         if self.auth.mode == AuthMode::StaticTokens && self.auth.tokens_file.trim().is_empty() {
@@ -609,6 +641,20 @@ mod tests {
             !shown.contains("s3cret") && !shown.contains("t0ken") && !shown.contains("pa55word"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn list_settings_take_comma_separated_env_values() {
+        let settings = load(&[
+            ("GLANCE__IMAGE_FORMAT__DISK_FORMATS", "raw, qcow2,,"),
+            ("GLANCE__IMAGE_FORMAT__GPT_SAFETY_CHECKS_NONFATAL", "mbr"),
+            ("GLANCE__IMAGE_FORMAT__REQUIRE_IMAGE_FORMAT_MATCH", "false"),
+        ])
+        .expect("loads");
+        assert_eq!(settings.image_format.disk_formats, ["raw", "qcow2"]);
+        assert_eq!(settings.image_format.gpt_safety_checks_nonfatal, ["mbr"]);
+        assert!(!settings.image_format.require_image_format_match);
+        assert!(load(&[("GLANCE__IMAGE_FORMAT__DISK_FORMATS", "")]).is_err());
     }
 
     #[test]

@@ -146,18 +146,23 @@ impl ApiError {
     pub fn unsupported_patch_media_type(content_type: &str) -> Self {
         const ACCEPTED: &str = "application/openstack-images-v2.0-json-patch, \
                                 application/openstack-images-v2.1-json-patch";
+        Self::unsupported_media_type_detail(
+            content_type,
+            &format!("Image PATCH expects Content-Type one of: {ACCEPTED}"),
+        )
+        .with_header(HeaderName::from_static("accept-patch"), ACCEPTED)
+    }
+
+    /// webob's `HTTPUnsupportedMediaType(detail=…)`: the media-type sentence, then the detail
+    /// (Glance's refusal of image content that fails inspection).
+    pub fn unsupported_media_type_detail(content_type: &str, detail: &str) -> Self {
         let explanation =
             format!("The request media type {content_type} is not supported by this server.");
         Self {
             status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            message: format!(
-                "{explanation}\n<br /><br />\nImage PATCH expects Content-Type one of: {ACCEPTED}"
-            ),
+            message: format!("{explanation}\n<br /><br />\n{detail}"),
             explanation,
-            headers: vec![(
-                HeaderName::from_static("accept-patch"),
-                ACCEPTED.to_string(),
-            )],
+            headers: Vec::new(),
             own_template: false,
         }
     }

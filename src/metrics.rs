@@ -35,6 +35,7 @@ pub const POOL_SIZE: &str = "glance_pool_size";
 pub const IMAGE_BYTES_UPLOADED: &str = "glance_image_bytes_uploaded_total";
 pub const IMAGE_BYTES_DOWNLOADED: &str = "glance_image_bytes_downloaded_total";
 pub const UPLOADS_IN_PROGRESS: &str = "glance_uploads_in_progress";
+pub const UPLOADS_REFUSED: &str = "glance_uploads_refused_total";
 pub const BUILD_INFO: &str = "glance_build_info";
 pub const KEYSTONE_VALIDATIONS_TOTAL: &str = "glance_keystone_validations_total";
 pub const KEYSTONE_VALIDATION_DURATION: &str = "glance_keystone_validation_duration_seconds";
@@ -53,6 +54,7 @@ pub const ALL: &[&str] = &[
     IMAGE_BYTES_UPLOADED,
     IMAGE_BYTES_DOWNLOADED,
     UPLOADS_IN_PROGRESS,
+    UPLOADS_REFUSED,
     BUILD_INFO,
     KEYSTONE_VALIDATIONS_TOTAL,
     KEYSTONE_VALIDATION_DURATION,
@@ -164,6 +166,12 @@ fn describe_all() {
         TOKEN_CACHE_LOOKUPS_TOTAL,
         "keystone auth mode: token cache lookups, by result (hit, negative_hit, miss, malformed)."
     );
+    describe_counter!(
+        UPLOADS_REFUSED,
+        "Uploads refused by content inspection (415), by reason: format_mismatch, \
+         multiple_formats, incomplete, or the failed safety check (backing_file, data_file, \
+         unknown_features, descriptor, footer, vmdk_allowed_types, mbr, version, banned)."
+    );
     describe_gauge!(
         BUILD_INFO,
         "Always 1; labels say the version, the data-access mode and the compiled features."
@@ -262,6 +270,11 @@ impl Drop for UploadInProgress {
 
 pub fn bytes_uploaded(n: usize) {
     counter!(IMAGE_BYTES_UPLOADED).increment(n as u64);
+}
+
+/// An upload refused by content inspection; `reason` is one of a small fixed set.
+pub fn upload_refused(reason: &'static str) {
+    counter!(UPLOADS_REFUSED, "reason" => reason).increment(1);
 }
 
 pub fn bytes_downloaded(n: usize) {

@@ -14,6 +14,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 
 use crate::api::auth::Caller;
+use crate::api::byte_ranges;
 use crate::api::common::{ensure_writable, find_image, reject_body};
 use crate::api::in_flight::{RequestInFlight, WorkToken};
 use crate::api::middleware::{no_content, no_content_bare};
@@ -25,6 +26,7 @@ use crate::domain::{
 use crate::error::ApiError;
 use crate::metrics;
 use crate::recovery;
+use crate::store::inspect::{Detection, Policy, Verdict};
 use crate::store::{Store, Written};
 
 pub async fn upload(
@@ -36,7 +38,7 @@ pub async fn upload(
 ) -> Result<HttpResponse, ApiError> {
     let image_id = image_id.into_inner();
     // From here on the image is ours in `saving`; the guard undoes that if we never finish.
-    let (declared, mut guard) = match start_saving(&req, &state, &ctx, &image_id).await {
+    let (declared, formats, mut guard) = match start_saving(&req, &state, &ctx, &image_id).await {
         Ok(started) => started,
         Err(err) => {
             discard_small_body(payload).await;
@@ -44,8 +46,9 @@ pub async fn upload(
         }
     };
     let cap = state.settings.limits.image_size_cap;
-    let written = match receive(&state, &ctx, &image_id, payload, declared, cap).await {
-        Ok(written) => written,
+    let received = receive(&state, &ctx, &image_id, payload, declared, cap, &formats).await;
+    let (written, virtual_size) = match received {
+        Ok(received) => received,
         Err(err) => {
             guard.undo().await;
             return Err(err);
@@ -57,7 +60,7 @@ pub async fn upload(
     let active = ImageChanges {
         status: Some(ImageStatus::Active),
         size: Some(Some(size)),
-        virtual_size: Some(Some(size)),
+        virtual_size: Some(virtual_size.map(|v| i64::try_from(v).unwrap_or(i64::MAX))),
         checksum: Some(Some(written.md5)),
         os_hash_algo: Some(Some("sha512".to_string())),
         os_hash_value: Some(Some(written.sha512)),
@@ -93,13 +96,19 @@ pub async fn upload(
     }
 }
 
+/// The image's `disk_format` and `container_format`, which decide how its data is inspected.
+struct Formats {
+    disk: String,
+    container: String,
+}
+
 /// The checks before an upload, then queued → saving; the size the client declared.
 async fn start_saving(
     req: &HttpRequest,
     state: &State,
     ctx: &RequestContext,
     image_id: &str,
-) -> Result<(Option<u64>, SavingGuard), ApiError> {
+) -> Result<(Option<u64>, Formats, SavingGuard), ApiError> {
     check_octet_stream(req)?;
     let declared = declared_size(req)?;
     ensure_writable(ctx)?;
@@ -138,11 +147,15 @@ async fn start_saving(
         }
     }
 
+    let formats = Formats {
+        disk: image.disk_format.clone().unwrap_or_default(),
+        container: image.container_format.clone().unwrap_or_default(),
+    };
     let work = req
         .conn_data::<Rc<RequestInFlight>>()
         .and_then(|in_flight| in_flight.work_token());
     match claim_saving(state, ctx, image_id, work).await {
-        Ok(guard) => Ok((declared, guard)),
+        Ok(guard) => Ok((declared, formats, guard)),
         Err(DataAccessError::Conflict(_)) => Err(ApiError::conflict(
             "Image status transition from queued to saving is not allowed",
         )),
@@ -239,7 +252,9 @@ fn declared_size(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
         .filter(|&n| n > 0))
 }
 
-/// Stream the body into the store, enforcing the size cap and the declared size.
+/// Stream the body into the store, enforcing the size cap and the declared size, inspecting
+/// bare images' content as it goes; the data is put in place only if the inspection accepts
+/// it. What was written, and the virtual size to record.
 async fn receive(
     state: &State,
     ctx: &RequestContext,
@@ -247,7 +262,8 @@ async fn receive(
     mut payload: web::Payload,
     declared: Option<u64>,
     cap: u64,
-) -> Result<Written, ApiError> {
+    formats: &Formats,
+) -> Result<(Written, Option<u64>), ApiError> {
     let too_large =
         || ApiError::too_large("The incoming image is too large: The provided image is too large.");
     if declared.is_some_and(|size| size > cap) {
@@ -255,7 +271,12 @@ async fn receive(
     }
     let _in_progress = metrics::UploadInProgress::start();
     let store = &state.store;
-    let mut upload = store.begin_upload(image_id).await.map_err(store_error)?;
+    // Glance inspects only bare images (`glance/location.py`).
+    let inspect = formats.container == "bare";
+    let mut upload = store
+        .begin_upload(image_id, inspect)
+        .await
+        .map_err(store_error)?;
     let mut heartbeat = tokio::time::interval(recovery::heartbeat_interval(
         state.settings.store.stale_upload_seconds,
     ));
@@ -286,10 +307,50 @@ async fn receive(
     if let Some(size) = declared.filter(|&size| size != upload.size()) {
         return Err(size_mismatch(size, upload.size()));
     }
+    let mut written = upload.finish().await.map_err(store_error)?;
+    let virtual_size = match written.detection.take() {
+        Some(detection) => judge(state, image_id, &detection, formats)?,
+        None => None,
+    };
+    // A refused upload returned above: dropping `upload` removed its data.
     upload
-        .commit(&store.path_for(image_id))
+        .place(&store.path_for(image_id))
         .await
-        .map_err(store_error)
+        .map_err(store_error)?;
+    Ok((written, virtual_size))
+}
+
+/// Glance's verdict on inspected content: the virtual size to record, or its 415.
+fn judge(
+    state: &State,
+    image_id: &str,
+    detection: &Detection,
+    formats: &Formats,
+) -> Result<Option<u64>, ApiError> {
+    let settings = &state.settings.image_format;
+    let policy = Policy {
+        require_image_format_match: settings.require_image_format_match,
+        vmdk_allowed_types: settings.vmdk_allowed_types.clone(),
+        gpt_safety_checks_nonfatal: settings.gpt_safety_checks_nonfatal.clone(),
+    };
+    match detection.verdict(&formats.disk, &formats.container, &policy) {
+        Verdict::Accept { virtual_size, .. } => Ok(virtual_size),
+        Verdict::Refuse(refusal) => {
+            log::warn!(
+                "upload of image {image_id} refused: disk_format {}, detected format {}, \
+                 reason {} ({})",
+                formats.disk,
+                refusal.detected,
+                refusal.reason,
+                refusal.log
+            );
+            metrics::upload_refused(refusal.reason);
+            Err(ApiError::unsupported_media_type_detail(
+                "application/octet-stream",
+                &refusal.detail,
+            ))
+        }
+    }
 }
 
 /// Tell other nodes this upload is alive (`updated_at`), while the image is still ours.
@@ -472,7 +533,7 @@ pub async fn download(
             Err(_) => return Ok(no_content_bare()),
         },
     };
-    let range = requested_range(&req, size)?;
+    let range = byte_ranges::requested_range(&req, size)?;
     let (start, length) = range.map_or((0, size), |(start, end)| (start, end - start + 1));
     let stream = match Store::read_range(&data_path, start, length).await {
         Ok(stream) => stream,
@@ -497,117 +558,4 @@ pub async fn download(
         }
     });
     Ok(response.body(SizedStream::new(length, counted)))
-}
-
-/// The byte range asked for (inclusive), from `Range` or Glance's legacy request
-/// `Content-Range`; `None` for the whole image.
-fn requested_range(req: &HttpRequest, size: u64) -> Result<Option<(u64, u64)>, ApiError> {
-    let text = |name| {
-        req.headers()
-            .get(name)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string())
-    };
-    let bad_start = |which: &str| {
-        ApiError::range_not_satisfiable(format!(
-            "Invalid start position in {which} header. Start position MUST be in the inclusive \
-             range [0, {}].",
-            size.saturating_sub(1)
-        ))
-    };
-    if let Some(range) = text(header::RANGE) {
-        if range.contains(',') {
-            return Err(ApiError::bad_request(
-                "Requests with multiple ranges are not supported in Glance. You may make \
-                 multiple single-range requests instead.",
-            ));
-        }
-        let (first, last) = parse_byte_range(&range)
-            .ok_or_else(|| ApiError::range_not_satisfiable("Invalid Range header."))?;
-        if size == 0 {
-            return Err(bad_start("Range"));
-        }
-        return match (first, last) {
-            // `bytes=-0` asks for no byte at all.
-            (None, Some(0)) => Err(ApiError::range_not_satisfiable("Invalid Range header.")),
-            (None, Some(suffix)) => Ok(Some((size.saturating_sub(suffix), size - 1))),
-            (Some(first), _) if first >= size => Err(bad_start("Range")),
-            (Some(first), Some(last)) if last < first => {
-                Err(ApiError::range_not_satisfiable("Invalid Range header."))
-            }
-            (Some(first), last) => Ok(Some((first, last.map_or(size - 1, |l| l.min(size - 1))))),
-            (None, None) => Err(ApiError::range_not_satisfiable("Invalid Range header.")),
-        };
-    }
-    if let Some(content_range) = text(header::CONTENT_RANGE) {
-        let invalid = || ApiError::range_not_satisfiable("Invalid Content-Range header.");
-        let (first, last, length) = parse_content_range(&content_range).ok_or_else(invalid)?;
-        if length.is_none() && last >= size {
-            return Err(ApiError::range_not_satisfiable(format!(
-                "Invalid stop position in Content-Range header. The stop position MUST be in \
-                 the inclusive range [0, {}].",
-                size.saturating_sub(1)
-            )));
-        }
-        if first >= size {
-            return Err(bad_start("Content-Range"));
-        }
-        return Ok(Some((first, last.min(size - 1))));
-    }
-    Ok(None)
-}
-
-/// `bytes=a-b`, `bytes=a-`, `bytes=-n` → (a, b) with either side optional.
-fn parse_byte_range(text: &str) -> Option<(Option<u64>, Option<u64>)> {
-    let (unit, spec) = text.split_once('=')?;
-    if !unit.trim().eq_ignore_ascii_case("bytes") {
-        return None;
-    }
-    let (first, last) = spec.split_once('-')?;
-    let number = |s: &str| -> Option<Option<u64>> {
-        let s = s.trim();
-        if s.is_empty() {
-            Some(None)
-        } else if s.bytes().all(|b| b.is_ascii_digit()) {
-            s.parse().ok().map(Some)
-        } else {
-            None
-        }
-    };
-    Some((number(first)?, number(last)?))
-}
-
-/// `bytes a-b/len` or `bytes a-b/*` (webob's `ContentRange.parse`): a ≤ b, b < len.
-fn parse_content_range(text: &str) -> Option<(u64, u64, Option<u64>)> {
-    let rest = text.strip_prefix("bytes")?;
-    let rest = rest.strip_prefix('=').unwrap_or(rest).trim_start();
-    let (span, length) = rest.split_once('/')?;
-    let (first, last) = span.split_once('-')?;
-    let first: u64 = first.trim().parse().ok()?;
-    let last: u64 = last.trim().parse().ok()?;
-    let length = match length.trim() {
-        "*" => None,
-        n => Some(n.parse::<u64>().ok()?),
-    };
-    if last < first || length.is_some_and(|len| last >= len) {
-        return None;
-    }
-    Some((first, last, length))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn byte_ranges_parse_like_webob() {
-        assert_eq!(parse_byte_range("bytes=0-4"), Some((Some(0), Some(4))));
-        assert_eq!(parse_byte_range("bytes=5-"), Some((Some(5), None)));
-        assert_eq!(parse_byte_range("bytes=-3"), Some((None, Some(3))));
-        assert_eq!(parse_byte_range("items=0-4"), None);
-        assert_eq!(parse_byte_range("bytes=a-4"), None);
-        assert_eq!(parse_content_range("bytes 2-5/*"), Some((2, 5, None)));
-        assert_eq!(parse_content_range("bytes 2-5/10"), Some((2, 5, Some(10))));
-        assert_eq!(parse_content_range("bytes 2-10/10"), None);
-        assert_eq!(parse_content_range("bytes 5-2/*"), None);
-    }
 }

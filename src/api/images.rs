@@ -63,6 +63,10 @@ pub async fn create(
     let body = common::read_body(&req, payload, state.settings.server.max_request_body).await?;
     let body = common::parse_json_body(&body)?;
     let new_image = new_image_from(body, &ctx, &state.settings.limits)?;
+    schemas::check_disk_format(
+        new_image.disk_format.as_deref(),
+        &state.settings.image_format.disk_formats,
+    )?;
     let image_id = new_image.id.clone();
     let image = state
         .db
@@ -125,6 +129,7 @@ pub async fn update(
         &changes,
         dialect,
         &state.settings.limits,
+        &state.settings.image_format.disk_formats,
     )
     .await?;
     Ok(json::respond(StatusCode::OK, &ImageView(&updated)))
@@ -140,6 +145,7 @@ pub(crate) async fn save_patch(
     changes: &[patch::Change],
     dialect: Dialect,
     limits: &Limits,
+    disk_formats: &[String],
 ) -> Result<Image, ApiError> {
     let who = Patcher {
         is_admin: ctx.is_admin,
@@ -148,6 +154,9 @@ pub(crate) async fn save_patch(
     let Some(values) = patch::apply(&image, changes, dialect, who, limits)? else {
         return Ok(image);
     };
+    if let Some(disk_format) = &values.disk_format {
+        schemas::check_disk_format(disk_format.as_deref(), disk_formats)?;
+    }
     db.image_update(ctx, &image.id, values, false, None)
         .await
         .map_err(|err| match err {

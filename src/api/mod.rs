@@ -8,6 +8,7 @@ pub mod in_flight;
 pub mod middleware;
 
 mod actions;
+mod byte_ranges;
 pub mod common;
 mod image_data;
 mod image_view;

@@ -445,6 +445,23 @@ pub fn validate_image(instance: &Value) -> Result<(), ApiError> {
     })
 }
 
+/// `image_format.disk_formats` (Glance builds the schema's enum from it): a `disk_format`
+/// outside the configured list gets the schema's enum message, listing that list.
+pub fn check_disk_format(value: Option<&str>, allowed: &[String]) -> Result<(), ApiError> {
+    match value {
+        Some(format) if !allowed.iter().any(|a| a == format) => {
+            let mut options = vec![Value::Null];
+            options.extend(allowed.iter().map(|a| json!(a)));
+            Err(ApiError::bad_request(format!(
+                "Provided object does not match schema 'image': {} is not one of {}",
+                py_repr_str(format),
+                py_repr(&Value::Array(options))
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The subset of JSON-Schema draft 4 Glance's image schema uses: type, enum, maxLength,
 /// minLength, pattern (the UUID one), items, properties, required, additionalProperties.
 /// Returns jsonschema's message for the first violation found.

@@ -14,6 +14,8 @@ use md5::{Digest, Md5};
 use sha2::Sha512;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
+use inspect::{Detection, Inspector};
+
 /// Bytes read from disk per chunk when streaming an image out.
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -57,9 +59,10 @@ impl Store {
         }
     }
 
-    /// Start writing an image's data to a hidden temporary file (`.{id}.{uuid}.part`).
+    /// Start writing an image's data to a hidden temporary file (`.{id}.{uuid}.part`),
+    /// inspecting its content on the way if `inspect` (see `inspect`).
     /// Dropping the returned `Upload` before `commit` removes the temporary file.
-    pub async fn begin_upload(&self, image_id: &str) -> io::Result<Upload> {
+    pub async fn begin_upload(&self, image_id: &str, inspect: bool) -> io::Result<Upload> {
         let temp = self
             .root
             .join(format!(".{image_id}.{}.part", uuid::Uuid::new_v4()));
@@ -73,7 +76,8 @@ impl Store {
         let (finished_tx, finished) = tokio::sync::oneshot::channel();
         tokio::task::spawn_blocking(move || {
             // No one waits for an abandoned upload's answer.
-            let _ = finished_tx.send(write_and_digest(file, received));
+            let inspector = inspect.then(Inspector::new);
+            let _ = finished_tx.send(write_and_digest(file, received, inspector));
         });
         Ok(Upload {
             temp,
@@ -120,12 +124,14 @@ impl Store {
     }
 }
 
-/// What a finished upload wrote: size and digests (hex).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What a finished upload wrote: size, digests (hex) and, if it was inspected, what the
+/// inspector saw.
+#[derive(Debug)]
 pub struct Written {
     pub size: u64,
     pub md5: String,
     pub sha512: String,
+    pub detection: Option<Detection>,
 }
 
 /// Bytes gathered before they are handed to the upload's writer thread.
@@ -152,13 +158,15 @@ pub struct Upload {
     size: u64,
 }
 
-/// The writer thread: append and digest each batch until `Finish` (fsync, answer the
-/// digests) or until the upload is dropped (stop; `Upload::drop` removes the file).
+/// The writer thread: append, digest and inspect each batch until `Finish` (fsync, answer
+/// the digests) or until the upload is dropped (stop; `Upload::drop` removes the file).
 /// SHA-512 runs on a second thread beside it: together the two digests cost more than one
-/// core can stream, and each thread still sees the bytes in order.
+/// core can stream, and each thread still sees the bytes in order. The inspector rides on
+/// this thread: it only copies the bounded regions it needs, so it costs little beside MD5.
 fn write_and_digest(
     mut file: std::fs::File,
     mut batches: tokio::sync::mpsc::Receiver<Batch>,
+    mut inspector: Option<Inspector>,
 ) -> io::Result<Written> {
     use std::io::Write;
     std::thread::scope(|scope| {
@@ -178,6 +186,9 @@ fn write_and_digest(
                 Batch::Data(data) => {
                     file.write_all(&data)?;
                     md5.update(&data);
+                    if let Some(inspector) = &mut inspector {
+                        inspector.feed(&data);
+                    }
                     size += data.len() as u64;
                     if to_sha512.send(data).is_err() {
                         break;
@@ -201,6 +212,7 @@ fn write_and_digest(
             size,
             md5: hex::encode(md5.finalize()),
             sha512: hex::encode(sha512.finalize()),
+            detection: inspector.map(Inspector::finish),
         })
     })
 }
@@ -242,18 +254,30 @@ impl Upload {
         finished.await.unwrap_or_else(|_| Err(closed()))
     }
 
-    /// Write what is left, fsync, then rename the data to `dest` (atomic on one filesystem).
-    pub async fn commit(mut self, dest: &Path) -> io::Result<Written> {
+    /// Write what is left and fsync: what was written. The data is still the temporary
+    /// file: `place` puts it in place; dropping the upload removes it (a refused upload).
+    pub async fn finish(&mut self) -> io::Result<Written> {
         if !self.pending.is_empty() {
             let batch = self.pending.split().freeze();
             self.send(Batch::Data(batch)).await?;
         }
         self.send(Batch::Finish).await?;
         self.batches = None;
-        let written = self.outcome().await?;
+        self.outcome().await
+    }
+
+    /// Rename the finished data to `dest` (atomic on one filesystem).
+    pub async fn place(mut self, dest: &Path) -> io::Result<()> {
         tokio::fs::rename(&self.temp, dest).await?;
         // Renamed: nothing left for Drop to remove.
         self.temp = PathBuf::new();
+        Ok(())
+    }
+
+    /// `finish`, then `place`.
+    pub async fn commit(mut self, dest: &Path) -> io::Result<Written> {
+        let written = self.finish().await?;
+        self.place(dest).await?;
         Ok(written)
     }
 }
@@ -300,7 +324,7 @@ mod tests {
     async fn commit_renames_and_digests() {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(dir.path()).expect("store");
-        let mut upload = store.begin_upload("img").await.expect("begin");
+        let mut upload = store.begin_upload("img", false).await.expect("begin");
         upload.write(b"hello ").await.expect("write");
         upload.write(b"world").await.expect("write");
         let written = upload.commit(&store.path_for("img")).await.expect("commit");
@@ -330,7 +354,7 @@ mod tests {
         let data: Vec<u8> = (0..3 * WRITE_BATCH + 12_345)
             .map(|i| (i % 251) as u8)
             .collect();
-        let mut upload = store.begin_upload("img").await.expect("begin");
+        let mut upload = store.begin_upload("img", false).await.expect("begin");
         for chunk in data.chunks(10_007) {
             upload.write(chunk).await.expect("write");
         }
@@ -344,10 +368,43 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_inspected_upload_reports_what_it_saw_and_can_be_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path()).expect("store");
+        let mut header = vec![0u8; 3 * WRITE_BATCH];
+        header[..4].copy_from_slice(b"QFI\xfb");
+        header[7] = 3;
+        header[24..32].copy_from_slice(&(1u64 << 30).to_be_bytes());
+        let mut upload = store.begin_upload("img", true).await.expect("begin");
+        for chunk in header.chunks(1000) {
+            upload.write(chunk).await.expect("write");
+        }
+        let written = upload.finish().await.expect("finish");
+        let detection = written.detection.expect("inspected");
+        assert_eq!(detection.format_name(), Ok("qcow2"));
+        assert_eq!(detection.detected_virtual_size(), Some(1 << 30));
+        assert_eq!(files_in(dir.path()).len(), 1, "still the temporary file");
+        drop(upload);
+        assert!(
+            files_in(dir.path()).is_empty(),
+            "a refused upload leaves nothing"
+        );
+
+        let mut upload = store.begin_upload("img", false).await.expect("begin");
+        upload.write(&header).await.expect("write");
+        assert!(upload
+            .commit(&store.path_for("img"))
+            .await
+            .expect("commit")
+            .detection
+            .is_none());
+    }
+
+    #[tokio::test]
     async fn dropped_upload_leaves_nothing() {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(dir.path()).expect("store");
-        let mut upload = store.begin_upload("img").await.expect("begin");
+        let mut upload = store.begin_upload("img", false).await.expect("begin");
         upload.write(&[7u8; 100_000]).await.expect("write");
         upload.write(&[8u8; WRITE_BATCH]).await.expect("write");
         assert_eq!(files_in(dir.path()).len(), 1);

@@ -252,7 +252,17 @@ mod stored {
         let found = da.image_get(&owner(), id, false).await.expect("get");
         let answer = match parse_document(doc, Dialect::Draft10) {
             Ok(changes) => {
-                save_patch(da, &owner(), found, &changes, Dialect::Draft10, &limits()).await
+                let formats = Settings::defaults(Service::Api).image_format.disk_formats;
+                save_patch(
+                    da,
+                    &owner(),
+                    found,
+                    &changes,
+                    Dialect::Draft10,
+                    &limits(),
+                    &formats,
+                )
+                .await
             }
             Err(err) => Err(err),
         };

@@ -174,6 +174,15 @@ pub struct Detection {
     size: u64,
 }
 
+impl std::fmt::Debug for Detection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Detection")
+            .field("matches", &self.matches())
+            .field("size", &self.size)
+            .finish()
+    }
+}
+
 /// Glance's answer for an upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {

@@ -5,6 +5,7 @@ mod auth;
 pub(crate) mod concurrency;
 mod glance33;
 mod image_data;
+mod image_inspection;
 mod images;
 mod images_list;
 mod images_patch;
