@@ -41,7 +41,8 @@ pub const KEYSTONE_VALIDATIONS_TOTAL: &str = "glance_keystone_validations_total"
 pub const KEYSTONE_VALIDATION_DURATION: &str = "glance_keystone_validation_duration_seconds";
 pub const TOKEN_CACHE_LOOKUPS_TOTAL: &str = "glance_token_cache_lookups_total";
 
-/// Every metric this crate exports (for the dashboard/rules test).
+/// Every metric this crate exports (tests/integration/api/metrics.rs compares it, and the
+/// dashboards, with a real scrape).
 pub const ALL: &[&str] = &[
     HTTP_REQUESTS_TOTAL,
     HTTP_REQUEST_DURATION,
@@ -299,81 +300,4 @@ pub fn record_pool(status: &PoolStatus) {
     gauge!(POOL_CONNECTIONS, "pool" => pool, "state" => "idle").set(status.idle as f64);
     gauge!(POOL_WAITERS, "pool" => pool).set(status.waiting as f64);
     gauge!(POOL_SIZE, "pool" => pool).set(status.size as f64);
-}
-
-#[cfg(test)]
-mod tests {
-    use std::path::Path;
-
-    /// Every `glance_*` metric and `glance:*` recording rule that a dashboard or rule file
-    /// names must exist: in `ALL`, or as a rule recorded in `dashboards/prometheus/`.
-    #[test]
-    fn dashboards_and_rules_name_only_exported_metrics() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("dashboards");
-        let rules =
-            std::fs::read_to_string(root.join("prometheus/glance-rules.yml")).expect("rules file");
-        let recorded: Vec<&str> = rules
-            .lines()
-            .filter_map(|l| l.trim().strip_prefix("- record: "))
-            .collect();
-        assert!(recorded.len() >= 10, "rules file records too little");
-        let mut files = vec![root.join("prometheus/glance-rules.yml")];
-        for entry in std::fs::read_dir(&root).expect("dashboards dir").flatten() {
-            if entry.path().extension().is_some_and(|e| e == "json") {
-                files.push(entry.path());
-            }
-        }
-        assert!(files.len() >= 2, "no dashboard JSON found");
-        let mut checked = 0;
-        for file in files {
-            let text = std::fs::read_to_string(&file).expect("readable");
-            for token in names_in(&text) {
-                checked += 1;
-                if token.contains(':') {
-                    assert!(
-                        recorded.contains(&token.as_str()),
-                        "{}: rule {token} is not recorded",
-                        file.display()
-                    );
-                } else {
-                    let base = ["_bucket", "_sum", "_count"]
-                        .iter()
-                        .find_map(|s| token.strip_suffix(s).filter(|b| super::ALL.contains(b)))
-                        .unwrap_or(&token);
-                    assert!(
-                        super::ALL.contains(&base),
-                        "{}: metric {token} is not exported",
-                        file.display()
-                    );
-                }
-            }
-        }
-        assert!(checked > 20, "too few metric names found ({checked})");
-    }
-
-    fn names_in(text: &str) -> Vec<String> {
-        let bytes = text.as_bytes();
-        let mut out = Vec::new();
-        let mut i = 0;
-        while let Some(pos) = text[i..].find("glance") {
-            let start = i + pos;
-            let boundary = start == 0
-                || !(bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_');
-            let mut end = start + "glance".len();
-            while end < bytes.len()
-                && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_' || bytes[end] == b':')
-            {
-                end += 1;
-            }
-            let token = &text[start..end];
-            if boundary
-                && (token.starts_with("glance_") || token.starts_with("glance:"))
-                && token.len() > 7
-            {
-                out.push(token.trim_end_matches(':').to_string());
-            }
-            i = end;
-        }
-        out
-    }
 }

@@ -11,6 +11,7 @@ mod images_list;
 mod images_patch;
 mod keystone;
 mod members;
+pub(crate) mod metrics;
 mod schemas;
 mod tags;
 mod versions;

@@ -9,6 +9,8 @@ pub struct ApiProcess {
     pub client: reqwest::Client,
     pub dir: tempfile::TempDir,
     child: Child,
+    /// `http://127.0.0.1:PORT` of the glance-registry behind a registry-proxy node.
+    pub registry_base: Option<String>,
     /// The glance-registry behind a registry-proxy node, stopped with it.
     _registry: Option<Box<dyn std::any::Any + Send>>,
 }
@@ -51,6 +53,10 @@ impl ApiProcess {
         let mut env: Vec<(&str, String)> = env.to_vec();
         env.extend(mode_env);
         let mut process = Self::start_on_port(free_port(), &env).await;
+        process.registry_base = env
+            .iter()
+            .find(|(key, _)| *key == "GLANCE__REGISTRY__URL")
+            .map(|(_, url)| url.clone());
         process._registry = registry;
         process
     }
@@ -85,6 +91,7 @@ impl ApiProcess {
             client: reqwest::Client::new(),
             dir,
             child,
+            registry_base: None,
             _registry: None,
         };
         wait_healthy(&process.client, &process.base, &mut process.child).await;
