@@ -7,7 +7,8 @@
 # The first run includes the registry's transparency test (one scenario, direct node = proxy
 # node, on SQLite and PostgreSQL) and the rolling-upgrade test of docs/upgrade.md. Then real OpenStack clients against the running
 # binary in every mode (tests/clients/run-all.sh; needs PyPI once for its venv), with static
-# tokens and through a real Keystone (started once, first; tests/keystone/lib.sh).
+# tokens and through a real Keystone (started once, first; tests/keystone/lib.sh). Once: the
+# image-inspection corpus against Glance's own inspector (tests/inspect/corpus.sh).
 # Extra arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +38,12 @@ require_tests() { # TARGET FILTER...
 
 echo "== all tests (API and features on direct-sqlite)"
 env -u GLANCE_TEST_MODE cargo test --all-features "$@"
+
+echo "== image inspection corpus: qemu-img, genisoimage, sgdisk, sfdisk images vs Glance's inspector"
+# Once per run (no data-access mode involved); the oslo.utils venv is cached under
+# ~/.cache/glance-rs/.
+cargo build -q --all-features --bin glance-api
+tests/inspect/corpus.sh target/debug/glance-api
 
 # The same API tests, hostile inputs and features on PostgreSQL, and through a real
 # glance-registry over SQLite and over PostgreSQL.

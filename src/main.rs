@@ -1,4 +1,5 @@
-//! glance-api: Glance's Image API v2. `glance-api [--config PATH] [serve|db-sync]`.
+//! glance-api: Glance's Image API v2. `glance-api [--config PATH] [serve|db-sync]`, and
+//! `glance-api [--config PATH] inspect FILE…` (what an upload of each file would be judged).
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -10,13 +11,15 @@ fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let mut config_path: Option<PathBuf> = None;
     let mut command = "serve".to_string();
+    let mut files = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--config" => config_path = args.next().map(PathBuf::from),
-            "serve" | "db-sync" => command = arg,
+            "serve" | "db-sync" | "inspect" => command = arg,
+            _ if command == "inspect" => files.push(PathBuf::from(arg)),
             "-h" | "--help" => {
-                println!("usage: glance-api [--config PATH] [serve|db-sync]");
+                println!("usage: glance-api [--config PATH] [serve|db-sync|inspect FILE…]");
                 return ExitCode::SUCCESS;
             }
             other => {
@@ -32,6 +35,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if command == "inspect" {
+        return inspect_files(&settings, &files);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -72,4 +78,20 @@ async fn run(settings: Settings, command: &str) -> Result<(), Box<dyn std::error
     let server = glance_rs::server::start(settings, listener).await?;
     server.await?;
     Ok(())
+}
+
+/// `inspect FILE…`: one JSON line per file (see `store::inspect::report`).
+fn inspect_files(settings: &Settings, files: &[PathBuf]) -> ExitCode {
+    let policy = glance_rs::store::inspect::Policy::from(&settings.image_format);
+    let mut status = ExitCode::SUCCESS;
+    for file in files {
+        match glance_rs::store::inspect::report::report_file(file, &policy) {
+            Ok(line) => println!("{line}"),
+            Err(err) => {
+                eprintln!("glance-api: cannot inspect {}: {err}", file.display());
+                status = ExitCode::FAILURE;
+            }
+        }
+    }
+    status
 }

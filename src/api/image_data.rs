@@ -327,12 +327,7 @@ fn judge(
     detection: &Detection,
     formats: &Formats,
 ) -> Result<Option<u64>, ApiError> {
-    let settings = &state.settings.image_format;
-    let policy = Policy {
-        require_image_format_match: settings.require_image_format_match,
-        vmdk_allowed_types: settings.vmdk_allowed_types.clone(),
-        gpt_safety_checks_nonfatal: settings.gpt_safety_checks_nonfatal.clone(),
-    };
+    let policy = Policy::from(&state.settings.image_format);
     match detection.verdict(&formats.disk, &formats.container, &policy) {
         Verdict::Accept { virtual_size, .. } => Ok(virtual_size),
         Verdict::Refuse(refusal) => {

@@ -16,6 +16,7 @@ mod luks;
 mod qcow2;
 mod qed;
 pub mod region;
+pub mod report;
 mod vdi;
 mod vhd;
 mod vhdx;
@@ -86,6 +87,16 @@ impl Default for Policy {
             require_image_format_match: true,
             vmdk_allowed_types: vec!["streamOptimized".into(), "monolithicSparse".into()],
             gpt_safety_checks_nonfatal: Vec::new(),
+        }
+    }
+}
+
+impl From<&crate::config::ImageFormatSettings> for Policy {
+    fn from(settings: &crate::config::ImageFormatSettings) -> Self {
+        Self {
+            require_image_format_match: settings.require_image_format_match,
+            vmdk_allowed_types: settings.vmdk_allowed_types.clone(),
+            gpt_safety_checks_nonfatal: settings.gpt_safety_checks_nonfatal.clone(),
         }
     }
 }
