@@ -9,7 +9,7 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-BIN="${1:-$ROOT/target/debug/glance-api}"
+BIN="$(realpath "${1:-$ROOT/target/debug/glance-api}")"
 OSLO_UTILS_VERSION=10.2.0 # the version Glance 33 is tested with (shared/real-glance constraints)
 CRYPTOGRAPHY_VERSION=50.0.2 # its LUKS support needs it (same constraints)
 VENV="${XDG_CACHE_HOME:-$HOME/.cache}/glance-rs/oslo-utils-$OSLO_UTILS_VERSION"
