@@ -155,10 +155,8 @@ fn remember_id(world: &mut GlanceWorld, name: String) {
     world.vars.insert(name, id);
 }
 
-#[when(regex = r"^I upload (\d+) bytes to the image$")]
-async fn upload(world: &mut GlanceWorld, size: usize) {
-    world.uploaded = data_of(size);
-    let data = world.uploaded.clone();
+/// `PUT /v2/images/{id}/file` with `data`.
+async fn put_file(world: &mut GlanceWorld, data: Vec<u8>) {
     world
         .send(
             Method::PUT,
@@ -167,6 +165,36 @@ async fn upload(world: &mut GlanceWorld, size: usize) {
             &[],
         )
         .await;
+}
+
+#[when(regex = r"^I upload (\d+) bytes to the image$")]
+async fn upload(world: &mut GlanceWorld, size: usize) {
+    world.uploaded = data_of(size);
+    let data = world.uploaded.clone();
+    put_file(world, data).await;
+}
+
+/// Upload the file `name` that `qemu-img ARGS` writes in a fresh folder (next to a raw
+/// `base.raw` for backing files); qemu-utils comes from scripts/ensure-deps.sh.
+#[when(regex = r#"^I upload "([^"]+)" made by "qemu-img ([^"]+)"$"#)]
+async fn upload_qemu_image(world: &mut GlanceWorld, name: String, args: String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for args in ["create -q -f raw base.raw 1M", args.as_str()] {
+        let out = std::process::Command::new("qemu-img")
+            .args(args.split_whitespace())
+            .current_dir(dir.path())
+            .output()
+            .expect("qemu-img runs (scripts/ensure-deps.sh installs qemu-utils)");
+        assert!(out.status.success(), "qemu-img {args}: {out:?}");
+    }
+    let data = std::fs::read(dir.path().join(&name)).expect("qemu-img wrote the image");
+    put_file(world, data).await;
+}
+
+#[then(regex = r#"^the response body contains "([^"]+)"$"#)]
+fn body_contains(world: &mut GlanceWorld, text: String) {
+    let body = String::from_utf8_lossy(&world.body);
+    assert!(body.contains(&text), "body: {body}");
 }
 
 #[when(regex = r#"^I send (GET|DELETE|POST|PUT) "([^"]+)"$"#)]
