@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests need and a fresh Debian machine may lack: PostgreSQL's server binaries
 # (the tests start a throwaway cluster with initdb/pg_ctl), Prometheus (promtool and the
-# end-to-end metrics test), wrk (the load test), what the real Keystone's venv builds with, and
-# qemu-utils, genisoimage, gdisk and fdisk (the image inspection corpus). Safe to run again:
-# installs only what is missing.
+# end-to-end metrics test), wrk (the load test), what the real Keystone's and Glance's venvs
+# build with (uWSGI from source), and qemu-utils, genisoimage, gdisk and fdisk (the image
+# inspection corpus). Safe to run again: installs only what is missing.
 set -euo pipefail
 
 missing=()
@@ -12,7 +12,8 @@ if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb 
 fi
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
-# The real Keystone of tests/keystone/ (uWSGI is built from source by pip).
+# The real Keystone of tests/keystone/ and the real Glance of tests/glance/ (uWSGI is built
+# from source by pip).
 command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 python3 -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
   || missing+=(python3-dev)

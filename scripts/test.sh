@@ -8,7 +8,8 @@
 # node, on SQLite and PostgreSQL) and the rolling-upgrade test of docs/upgrade.md. Then real OpenStack clients against the running
 # binary in every mode (tests/clients/run-all.sh; needs PyPI once for its venv), with static
 # tokens and through a real Keystone (started once, first; tests/keystone/lib.sh). Once: the
-# image-inspection corpus against Glance's own inspector (tests/inspect/corpus.sh).
+# image-inspection corpus against Glance's own inspector (tests/inspect/corpus.sh), and the
+# drop-in test with a real Glance 33 (tests/glance/takeover.sh; PyPI once for its venv).
 # Extra arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,3 +60,7 @@ done
 
 echo "== real clients (python-glanceclient, openstacksdk, openstack CLI)"
 tests/clients/run-all.sh
+
+# Once per run (not per mode): the Glance 33 venv is cached under ~/.cache/glance-rs/.
+echo "== drop-in: real Glance 33 and glance-api on one database and store (PostgreSQL, SQLite)"
+tests/glance/takeover.sh

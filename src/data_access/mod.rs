@@ -190,6 +190,8 @@ pub trait DataAccess: Send + Sync + 'static {
     ) -> DaResult<()>;
 }
 
+#[cfg(any(feature = "direct-sqlite", feature = "direct-postgres"))]
+pub mod glance_schema;
 pub mod metered;
 #[cfg(any(feature = "direct-postgres", feature = "registry-proxy"))]
 mod per_thread;

@@ -22,6 +22,7 @@ use deadpool_postgres::{
 use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
+use super::glance_schema;
 use super::per_thread::PerThread;
 use super::{DaResult, DataAccess, DataAccessError, Mode, PoolStatus};
 use crate::config::{redact_url, Settings};
@@ -94,7 +95,7 @@ pub async fn migrate(settings: &Settings) -> Result<(), DataAccessError> {
         .await
         .map_err(|e| DataAccessError::Unavailable(format!("cannot connect to {shown}: {e}")))?;
     let driver = tokio::spawn(connection);
-    let result = migrate_client(&mut client).await;
+    let result = migrate_client(&mut client, &shown).await;
     // Dropping the client ends the connection cleanly; the driver task then finishes.
     drop(client);
     let _ = driver.await;
@@ -113,23 +114,112 @@ pub async fn migrate(settings: &Settings) -> Result<(), DataAccessError> {
     Ok(())
 }
 
-async fn migrate_client(client: &mut tokio_postgres::Client) -> Result<Vec<i64>, DataAccessError> {
+async fn migrate_client(
+    client: &mut tokio_postgres::Client,
+    shown: &str,
+) -> Result<Vec<i64>, DataAccessError> {
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
         .await
         .map_err(pg_error)?;
-    let report = embedded::migrations::runner().run_async(client).await;
+    // IF NOT EXISTS on an adopted database would log a NOTICE per Glance table.
+    client
+        .batch_execute("SET client_min_messages = warning")
+        .await
+        .map_err(pg_error)?;
+    let report = match adopt_glance_database(client, shown).await {
+        Ok(()) => embedded::migrations::runner()
+            .run_async(client)
+            .await
+            .map_err(|e| DataAccessError::Backend(format!("migration failed: {e}"))),
+        Err(err) => Err(err),
+    };
     let unlocked = client
         .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY])
         .await
         .map_err(pg_error);
-    let report = report.map_err(|e| DataAccessError::Backend(format!("migration failed: {e}")))?;
+    let report = report?;
     unlocked?;
     Ok(report
         .applied_migrations()
         .iter()
         .map(|m| i64::from(m.version()))
         .collect())
+}
+
+/// Which bookkeeping tables the database has: Glance's (alembic), ours (refinery), and
+/// whether Glance's image tables are there at all.
+async fn bookkeeping(client: &tokio_postgres::Client) -> DaResult<(bool, bool, bool)> {
+    let row = client
+        .query_one(
+            "SELECT to_regclass('alembic_version') IS NOT NULL AS glance, \
+             to_regclass('refinery_schema_history') IS NOT NULL AS ours, \
+             to_regclass('images') IS NOT NULL AS images",
+            &[],
+        )
+        .await
+        .map_err(pg_error)?;
+    let flag = |name: &str| row.try_get::<_, bool>(name).map_err(pg_error);
+    Ok((flag("glance")?, flag("ours")?, flag("images")?))
+}
+
+/// Refuse a Glance database at a revision we cannot adopt (see `glance_schema`).
+async fn check_alembic(client: &tokio_postgres::Client, shown: &str) -> DaResult<()> {
+    let revisions = client
+        .query("SELECT version_num FROM alembic_version", &[])
+        .await
+        .map_err(pg_error)?
+        .iter()
+        .map(|row| row.try_get::<_, String>(0).map_err(pg_error))
+        .collect::<DaResult<Vec<_>>>()?;
+    glance_schema::check_revisions(&revisions, shown)
+}
+
+/// A database made by Glance's own `db_sync`: check its revision and, the first time, record
+/// our migration 1 (Glance's image tables, already there column for column) as applied, so
+/// only our additions run. Glance's tables, rows and revision stay as they are.
+async fn adopt_glance_database(client: &tokio_postgres::Client, shown: &str) -> DaResult<()> {
+    let (glance, ours, images) = bookkeeping(client).await?;
+    if !glance {
+        if images && !ours {
+            return Err(DataAccessError::Invalid(format!(
+                "the database {shown} has Glance's tables but neither alembic_version nor \
+                 glance-api's history; run Glance's `glance-manage db_sync` on it first"
+            )));
+        }
+        return Ok(());
+    }
+    check_alembic(client, shown).await?;
+    if ours {
+        return Ok(());
+    }
+    let runner = embedded::migrations::runner();
+    let (version, name, checksum) = glance_schema::history_row(
+        runner.get_migrations(),
+        glance_schema::GLANCE_TABLES_MIGRATION,
+    )?;
+    // refinery's own history table, as refinery creates it.
+    client
+        .batch_execute(
+            "CREATE TABLE refinery_schema_history (version INT4 PRIMARY KEY, \
+             name VARCHAR(255), applied_on VARCHAR(255), checksum VARCHAR(255))",
+        )
+        .await
+        .map_err(pg_error)?;
+    client
+        .execute(
+            "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) \
+             VALUES ($1, $2, to_char(now() AT TIME ZONE 'UTC', \
+             'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), $3)",
+            &[&version, &name, &checksum],
+        )
+        .await
+        .map_err(pg_error)?;
+    log::info!(
+        "db-sync: adopting the Glance database {shown} (alembic {})",
+        glance_schema::GLANCE_HEAD
+    );
+    Ok(())
 }
 
 /// Glance's URL forms (`postgresql://`, `postgres://`, `postgresql+psycopg2://`) as a
@@ -234,6 +324,10 @@ impl PostgresDataAccess {
         };
         let wanted = latest_version();
         let shown = redact_url(url);
+        // A Glance node may have moved the database on to a revision we do not know.
+        if bookkeeping(&client).await?.0 {
+            check_alembic(&client, &shown).await?;
+        }
         match current {
             Some(version) if version == wanted => Ok(()),
             Some(version) if version > wanted => Err(DataAccessError::Backend(format!(

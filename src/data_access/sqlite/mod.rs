@@ -20,7 +20,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use self::rows::from_sqlite;
 use self::workers::{on_thread, Workers};
-use super::{DaResult, DataAccess, DataAccessError, Mode};
+use super::{glance_schema, DaResult, DataAccess, DataAccessError, Mode};
 use crate::config::Settings;
 use crate::domain::{
     Image, ImageChanges, ImageQuery, ImageStatus, Location, LocationStatus, Member, MemberChanges,
@@ -90,10 +90,83 @@ fn open_writer(url: &str) -> DaResult<(PathBuf, Connection)> {
 }
 
 fn migrate(conn: &mut Connection) -> DaResult<()> {
+    adopt_glance_database(conn)?;
     embedded::migrations::runner()
         .run(conn)
         .map(|_| ())
         .map_err(|e| DataAccessError::Backend(format!("database migration failed: {e}")))
+}
+
+fn has_table(conn: &Connection, name: &str) -> DaResult<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
+        [name],
+        |r| r.get(0),
+    )
+    .map_err(from_sqlite)
+}
+
+/// Refuse a Glance database at a revision we cannot adopt (see `glance_schema`).
+fn check_alembic(conn: &Connection) -> DaResult<()> {
+    let revisions = conn
+        .prepare("SELECT version_num FROM alembic_version")
+        .and_then(|mut s| {
+            s.query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(from_sqlite)?;
+    let shown = conn.path().unwrap_or_default().to_string();
+    glance_schema::check_revisions(&revisions, &shown)
+}
+
+/// A database made by Glance's own `db_sync`: check its revision and, the first time, record
+/// our migration 1 (Glance's image tables, already there) as applied, so only our additions
+/// run. Glance's tables, rows and revision stay as they are.
+fn adopt_glance_database(conn: &mut Connection) -> DaResult<()> {
+    let (glance, ours) = (
+        has_table(conn, "alembic_version")?,
+        has_table(conn, "refinery_schema_history")?,
+    );
+    if !glance {
+        if !ours && has_table(conn, "images")? {
+            return Err(DataAccessError::Invalid(format!(
+                "the database {} has Glance's tables but neither alembic_version nor \
+                 glance-api's history; run Glance's `glance-manage db_sync` on it first",
+                conn.path().unwrap_or_default()
+            )));
+        }
+        return Ok(());
+    }
+    check_alembic(conn)?;
+    if ours {
+        return Ok(());
+    }
+    let (version, name, checksum) = glance_schema::history_row(
+        embedded::migrations::runner().get_migrations(),
+        glance_schema::GLANCE_TABLES_MIGRATION,
+    )?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(from_sqlite)?;
+    // refinery's own history table, as refinery creates it.
+    tx.execute_batch(
+        "CREATE TABLE refinery_schema_history (version INT4 PRIMARY KEY, name VARCHAR(255), \
+         applied_on VARCHAR(255), checksum VARCHAR(255))",
+    )
+    .map_err(from_sqlite)?;
+    tx.execute(
+        "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) \
+         VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?3)",
+        rusqlite::params![version, name, checksum],
+    )
+    .map_err(from_sqlite)?;
+    tx.commit().map_err(from_sqlite)?;
+    log::info!(
+        "db-sync: adopting the Glance database {} (alembic {})",
+        conn.path().unwrap_or_default(),
+        glance_schema::GLANCE_HEAD
+    );
+    Ok(())
 }
 
 /// The highest applied migration, 0 for a database never migrated.
@@ -138,6 +211,10 @@ pub async fn open(settings: &Settings) -> Result<Arc<dyn DataAccess>, DataAccess
         if auto_migrate {
             migrate(&mut writer)?;
         } else {
+            // A Glance node may have moved the database on to a revision we do not know.
+            if has_table(&writer, "alembic_version")? {
+                check_alembic(&writer)?;
+            }
             let (applied, latest) = (applied_version(&writer)?, latest_schema_version());
             if applied < latest {
                 return Err(DataAccessError::Unavailable(format!(
