@@ -5,6 +5,10 @@
 #   direct-postgres when src/data_access/postgres exists: GLANCE_TEST_DATABASE_URL, else a
 #                   throwaway cluster from scripts/pg-throwaway.sh; schema by `glance-api db-sync`
 #   registry-proxy  when src/registry_server exists: glance-api in front of a real glance-registry
+# In each mode the suite runs twice: with static tokens, then (tests/clients/keystone_check.py)
+# with passwords through a real Keystone, glance-api in keystone mode on the port Keystone's
+# catalog names. Keystone starts once (tests/keystone/lib.sh), or is the one scripts/test.sh
+# started (GLANCE_TEST_KEYSTONE_URL). GLANCE_CLIENT_KEYSTONE=0 leaves the Keystone runs out.
 # Builds the debug binaries (with every feature, as scripts/test.sh tests them) and stops
 # everything it started on exit. GLANCE_CLIENT_MODES="direct-sqlite …" picks modes.
 set -euo pipefail
@@ -18,7 +22,11 @@ pids=()
 pg_dir=""
 pg_db=""
 
+source tests/keystone/lib.sh
+with_keystone=${GLANCE_CLIENT_KEYSTONE:-1}
+
 cleanup() {
+    keystone_down
     for pid in "${pids[@]}"; do
         kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
@@ -33,6 +41,9 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+if [[ "$with_keystone" == 1 ]]; then
+    keystone_up
+fi
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -73,10 +84,11 @@ wait_healthy() {
     return 1
 }
 
-# start_api DIR ENV... : glance-api in static-tokens mode; sets $api_url.
+# start_api DIR ENV... : glance-api in static-tokens mode (ENV may say otherwise) on a free
+# port (or $API_PORT); sets $api_url and $api_pid.
 start_api() {
     local dir=$1; shift
-    local port; port=$(free_port)
+    local port=${API_PORT:-$(free_port)}
     mkdir -p "$dir"
     env -u GLANCE_CONFIG RUST_LOG=warn \
         GLANCE__SERVER__BIND="127.0.0.1:$port" \
@@ -84,9 +96,10 @@ start_api() {
         GLANCE__AUTH__MODE=static-tokens \
         GLANCE__AUTH__TOKENS_FILE="$tokens_file" \
         "$@" "$bin/glance-api" >"$dir/api.log" 2>&1 &
-    pids+=($!)
+    api_pid=$!
+    pids+=($api_pid)
     api_url="http://127.0.0.1:$port"
-    wait_healthy "$api_url" "$!" "$dir/api.log"
+    wait_healthy "$api_url" "$api_pid" "$dir/api.log"
 }
 
 summary=()
@@ -99,11 +112,36 @@ run_suite() {
     summary+=("$mode: $(tail -n 1 "$work/$mode.out") in $((SECONDS - started)) s")
 }
 
+# run_keystone_suite MODE DIR ENV... : the same mode's glance-api in keystone mode on the
+# catalog's image port, the clients with passwords, then that glance-api stopped (the next
+# mode takes the port).
+keystone_cache_time=3
+run_keystone_suite() {
+    [[ "$with_keystone" == 1 ]] || return 0
+    local mode=$1 dir=$2; shift 2
+    API_PORT=$GLANCE_TEST_KEYSTONE_IMAGE_PORT start_api "$dir" "$@" \
+        GLANCE__AUTH__MODE=keystone \
+        GLANCE__KEYSTONE_AUTHTOKEN__AUTH_URL="$GLANCE_TEST_KEYSTONE_URL/v3" \
+        GLANCE__KEYSTONE_AUTHTOKEN__USERNAME=glance \
+        GLANCE__KEYSTONE_AUTHTOKEN__PASSWORD=glance \
+        GLANCE__KEYSTONE_AUTHTOKEN__PROJECT_NAME=service \
+        GLANCE__KEYSTONE_AUTHTOKEN__TOKEN_CACHE_TIME=$keystone_cache_time
+    echo
+    echo "######## client suite through Keystone: data_access.mode=$mode ($api_url)"
+    local started=$SECONDS
+    tests/clients/run.sh --keystone "$GLANCE_TEST_KEYSTONE_DIR/clouds.yaml" \
+        "$GLANCE_TEST_KEYSTONE_URL/v3" "$keystone_cache_time" | tee "$work/$mode-keystone.out"
+    summary+=("$mode (keystone): $(tail -n 1 "$work/$mode-keystone.out") in $((SECONDS - started)) s")
+    kill "$api_pid" && wait "$api_pid" 2>/dev/null || true
+}
+
 mode_direct_sqlite() {
     local dir="$work/sqlite"
     start_api "$dir" GLANCE__DATA_ACCESS__MODE=direct-sqlite \
         GLANCE__DATABASE__URL="sqlite:///$dir/glance.db"
     run_suite direct-sqlite
+    run_keystone_suite direct-sqlite "$work/sqlite-keystone" GLANCE__DATA_ACCESS__MODE=direct-sqlite \
+        GLANCE__DATABASE__URL="sqlite:///$work/sqlite-keystone/glance.db"
 }
 
 mode_direct_postgres() {
@@ -126,6 +164,8 @@ mode_direct_postgres() {
         || { cat "$dir/db-sync.log" >&2; return 1; }
     start_api "$dir" GLANCE__DATA_ACCESS__MODE=direct-postgres GLANCE__DATABASE__URL="$url"
     run_suite direct-postgres
+    run_keystone_suite direct-postgres "$dir/keystone" GLANCE__DATA_ACCESS__MODE=direct-postgres \
+        GLANCE__DATABASE__URL="$url"
 }
 
 mode_registry_proxy() {
@@ -144,6 +184,8 @@ mode_registry_proxy() {
     start_api "$dir" GLANCE__DATA_ACCESS__MODE=registry-proxy \
         GLANCE__REGISTRY__URL="http://127.0.0.1:$port" GLANCE__REGISTRY__TOKEN="$secret"
     run_suite registry-proxy
+    run_keystone_suite registry-proxy "$dir/keystone" GLANCE__DATA_ACCESS__MODE=registry-proxy \
+        GLANCE__REGISTRY__URL="http://127.0.0.1:$port" GLANCE__REGISTRY__TOKEN="$secret"
 }
 
 modes=${GLANCE_CLIENT_MODES:-}
