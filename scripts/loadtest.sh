@@ -3,10 +3,16 @@
 # mode, then starts each mode in turn — direct-sqlite, direct-postgres, registry-proxy over
 # SQLite, registry-proxy over PostgreSQL — drives the same workload with wrk against each, and
 # writes docs/performance.md and docs/performance.svg.
+# First, GET image in keystone mode (warm token cache) beside noauth, against the real Keystone
+# of tests/keystone/ (started here unless GLANCE_TEST_KEYSTONE_URL names one).
 #   scripts/loadtest.sh [--duration SECONDS] [--connections N] [--upload-mib N] [--out docs]
+#   scripts/loadtest.sh --keystone-only [--duration SECONDS] [--rounds N]
 # PostgreSQL: GLANCE_TEST_DATABASE_URL if set, else a throwaway cluster (scripts/pg-throwaway.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-deps.sh
 cargo build --release --all-features --bins --example baseline --example hash_baseline
-exec python3 scripts/load/run.py "$@"
+source tests/keystone/lib.sh
+trap keystone_down EXIT
+keystone_up
+python3 scripts/load/run.py "$@"

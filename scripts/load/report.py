@@ -42,6 +42,17 @@ def markdown(r):
         lines += ["", "Goals (side-by-side medians):", "",
                   f"- direct-postgres GET image / bare baseline: **{ratio(direct, bare)}** (goal ≥ ×0.80)",
                   f"- registry-proxy over postgres / direct-postgres, GET image: **{ratio(proxy, direct)}** (goal ≥ ×0.50)"]
+    ks = r.get("keystone_side_by_side")
+    if ks:
+        noauth, warm = ks["noauth"]["median"], ks["keystone (warm cache)"]["median"]
+        lines += ["", f"Keystone auth (a real Keystone, tests/keystone/): two direct-sqlite nodes on one database, "
+                  f"noauth and keystone mode with a warm token cache, GET image driven at each in turn, "
+                  f"{len(ks['noauth']['runs'])} rounds of {r['duration_s']} s; medians. Keystone validations "
+                  f"during the runs: {ks['validations']:.0f}.", "",
+                  "| server | median req/s | runs |", "|---|---:|---|"]
+        for name in ("noauth", "keystone (warm cache)"):
+            lines.append(f"| {name} | {ks[name]['median']:.0f} | {', '.join(f'{x:.0f}' for x in ks[name]['runs'])} |")
+        lines += ["", f"- keystone (warm cache) / noauth, GET image: **{ratio(warm, noauth)}** (goal ≥ ×0.90)"]
     lines += ["", "Ratios (this run, each mode's own phase):", ""]
     if "baseline" in r and "direct-postgres" in get:
         lines.append(f"- direct-postgres GET image / bare baseline: **{ratio(get['direct-postgres'], r['baseline']['rps'])}** (goal ≥ ×0.80)")

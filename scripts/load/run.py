@@ -19,7 +19,8 @@ import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.path.join(ROOT, "target", "release")
+# GLANCE_LOAD_BIN: another build folder (e.g. target/debug for a quick look; figures are not comparable)
+BIN = os.environ.get("GLANCE_LOAD_BIN") or os.path.join(ROOT, "target", "release")
 LOAD_DIR = os.path.join(ROOT, "scripts", "load")
 TOKEN = "loadtest-registry-token"
 MODES = [
@@ -278,8 +279,77 @@ def side_by_side(args, workdir, pg_admin_url, results):
             p.stop()
 
 
+def issue_token(auth_url, user, project):
+    """A password-issued, project-scoped Keystone token (as the clients get one)."""
+    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": user, "domain": {"name": "Default"}, "password": user}}},
+        "scope": {"project": {"name": project, "domain": {"name": "Default"}}}}}
+    request = urllib.request.Request(auth_url + "/v3/auth/tokens?nocatalog", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return response.headers["X-Subject-Token"]
+
+
+KEYSTONE_SIDE_BY_SIDE = ["noauth", "keystone (warm cache)"]
+
+
+def keystone_side_by_side(args, workdir, keystone_url, results):
+    """GET image with Keystone tokens (warm cache) beside noauth: two direct-sqlite nodes on
+    one database, driven in turn `rounds` times; medians reported. The keystone node's cache
+    is warmed by one request first, so this measures the hot path, not Keystone."""
+    print("== side by side: GET image, noauth vs keystone (warm cache)", flush=True)
+    mode_dir = os.path.join(workdir, "keystone-side-by-side")
+    os.makedirs(mode_dir)
+    db_url = "sqlite:///" + os.path.join(mode_dir, "glance.db")
+    store = os.path.join(mode_dir, "images")
+    procs = []
+    try:
+        noauth_port, keystone_port = free_port(), free_port()
+        noauth = f"http://127.0.0.1:{noauth_port}"
+        procs.append(Proc("api-noauth", [os.path.join(BIN, "glance-api")], {
+            "GLANCE__SERVER__BIND": f"127.0.0.1:{noauth_port}", "GLANCE__DATA_ACCESS__MODE": "direct-sqlite",
+            "GLANCE__DATABASE__URL": db_url, "GLANCE__STORE__PATH": store}, mode_dir))
+        wait_healthy(noauth)
+        keystone = f"http://127.0.0.1:{keystone_port}"
+        procs.append(Proc("api-keystone", [os.path.join(BIN, "glance-api")], {
+            "GLANCE__SERVER__BIND": f"127.0.0.1:{keystone_port}", "GLANCE__DATA_ACCESS__MODE": "direct-sqlite",
+            "GLANCE__DATABASE__URL": db_url, "GLANCE__STORE__PATH": store, "GLANCE__AUTH__MODE": "keystone",
+            "GLANCE__KEYSTONE_AUTHTOKEN__AUTH_URL": keystone_url + "/v3",
+            "GLANCE__KEYSTONE_AUTHTOKEN__USERNAME": "glance", "GLANCE__KEYSTONE_AUTHTOKEN__PASSWORD": "glance",
+            "GLANCE__KEYSTONE_AUTHTOKEN__PROJECT_NAME": "service"}, mode_dir))
+        wait_healthy(keystone)
+        ids = seed(noauth)  # noauth images have no owner: visible to the demo token too
+        target = ids[len(ids) // 2]
+        token = issue_token(keystone_url, "demo", "demo")
+        status, body = http("GET", f"{keystone}/v2/images/{target}", headers={"X-Auth-Token": token})
+        assert status == 200, (status, body)  # warms the cache: the one Keystone call
+        urls = {"noauth": f"{noauth}/v2/images/{target}", "keystone (warm cache)": f"{keystone}/v2/images/{target}"}
+        runs = {name: [] for name in KEYSTONE_SIDE_BY_SIDE}
+        for _ in range(args.rounds):
+            for name in KEYSTONE_SIDE_BY_SIDE:
+                os.environ["GLANCE_LOAD_TOKEN"] = token if name != "noauth" else ""
+                runs[name].append(wrk(urls[name], "get.lua", args.duration, args.connections)["rps"])
+        os.environ.pop("GLANCE_LOAD_TOKEN", None)
+        validations = sum(float(m.group(1)) for m in re.finditer(
+            r'^glance_keystone_validations_total\{[^}]*\} (\S+)$', scrape(keystone), re.M))
+        results["keystone_side_by_side"] = {name: {"runs": runs[name], "median": statistics.median(runs[name])}
+                                            for name in KEYSTONE_SIDE_BY_SIDE}
+        results["keystone_side_by_side"]["validations"] = validations
+        for name in KEYSTONE_SIDE_BY_SIDE:
+            shown = ", ".join(f"{x:.0f}" for x in runs[name])
+            print(f"   {name:30s} median {statistics.median(runs[name]):9.1f} req/s  ({shown})", flush=True)
+        ratio = statistics.median(runs["keystone (warm cache)"]) / statistics.median(runs["noauth"])
+        print(f"   keystone / noauth = x{ratio:.2f}; Keystone validations during the runs: {validations:.0f}",
+              flush=True)
+    finally:
+        for p in reversed(procs):
+            p.stop()
+
+
 def main():
     parser = argparse.ArgumentParser()
+    parser.add_argument("--keystone-only", action="store_true",
+                        help="only the noauth vs keystone GET image comparison (no report written)")
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--upload-mib", type=int, default=64)
@@ -300,7 +370,14 @@ def main():
     results = {"modes": {}, "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                "cores": os.cpu_count(), "duration_s": args.duration, "connections": args.connections,
                "upload_mib": args.upload_mib}
+    keystone_url = os.environ.get("GLANCE_TEST_KEYSTONE_URL")
+    if args.keystone_only:
+        keystone_side_by_side(args, workdir, keystone_url, results)
+        shutil.rmtree(workdir, ignore_errors=True)
+        return
     try:
+        if keystone_url:
+            keystone_side_by_side(args, workdir, keystone_url, results)
         for label, mode, backend in MODES:
             run_mode(label, mode, backend, args, workdir, pg_url, results)
         side_by_side(args, workdir, pg_url, results)
