@@ -41,9 +41,30 @@ pub(crate) fn not_in_this_scrape(mode: TestMode) -> Vec<(&'static str, &'static 
     absent
 }
 
-/// Create, upload, show, list, download, a 404: every kind of request the dashboards chart.
+/// Create, upload, show, list, download, a 404, an upload refused by content inspection:
+/// every kind of request the dashboards chart.
 async fn traffic(api: &ApiProcess) {
     let client = &api.client;
+    let body =
+        serde_json::json!({"name": "liar", "disk_format": "qcow2", "container_format": "bare"});
+    let created = client
+        .post(api.url("/v2/images"))
+        .json(&body)
+        .send()
+        .await
+        .expect("create");
+    let image: serde_json::Value = created.json().await.expect("json");
+    let refused = client
+        .put(api.url(&format!(
+            "/v2/images/{}/file",
+            image["id"].as_str().expect("id")
+        )))
+        .header("content-type", "application/octet-stream")
+        .body(vec![7u8; 4096])
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(refused.status(), 415, "not qcow2 content");
     for i in 0..5 {
         let body = serde_json::json!({"name": format!("m{i}"), "disk_format": "raw", "container_format": "bare"});
         let created = client
