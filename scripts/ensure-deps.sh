@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Installs what the tests need and a fresh Debian machine may lack: PostgreSQL's server binaries
-# (the tests start a throwaway cluster with initdb/pg_ctl), Prometheus (promtool and the
-# end-to-end metrics test), wrk (the load test), what the real Keystone's and Glance's venvs
-# build with (uWSGI from source), and qemu-utils, genisoimage, gdisk and fdisk (the image
-# inspection corpus). Safe to run again: installs only what is missing.
+# Installs what the tests need and a fresh Debian machine may lack: python3, python3-venv and
+# curl (the client suite's venv, the real Keystone, the fixtures' record scripts), PostgreSQL's
+# server binaries (the tests start a throwaway cluster with initdb/pg_ctl unless
+# GLANCE_TEST_DATABASE_URL is set), Prometheus (promtool and the end-to-end metrics test), what
+# the real Keystone's and Glance's venvs build with (uWSGI from source), and qemu-utils,
+# genisoimage, gdisk and fdisk (the image inspection corpus). Nothing only the load test needs: scripts/loadtest.sh asks for wrk itself,
+# as an extra COMMAND=PACKAGE argument (installed when COMMAND is missing).
+# Safe to run again: installs only what is missing.
 set -euo pipefail
 
 missing=()
@@ -11,13 +14,17 @@ if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb 
   missing+=(postgresql)
 fi
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
-command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+for extra in "$@"; do
+  command -v "${extra%%=*}" >/dev/null 2>&1 || missing+=("${extra#*=}")
+done
 # The real Keystone of tests/keystone/ and the real Glance of tests/glance/ (uWSGI is built
 # from source by pip).
 command -v gcc >/dev/null 2>&1 || missing+=(gcc)
-python3 -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+command -v python3 >/dev/null 2>&1 && python3 -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
   || missing+=(python3-dev)
-python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
+python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)  # also without python3
 # Image inspection tests: qemu-img builds the corpus, genisoimage and sfdisk/sgdisk the ISO
 # and partitioned images.
 command -v qemu-img >/dev/null 2>&1 || missing+=(qemu-utils)

@@ -10,7 +10,7 @@
 # PostgreSQL: GLANCE_TEST_DATABASE_URL if set, else a throwaway cluster (scripts/pg-throwaway.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/ensure-deps.sh
+scripts/ensure-deps.sh wrk=wrk
 cargo build --release --all-features --bins --example baseline --example hash_baseline
 source tests/keystone/lib.sh
 trap keystone_down EXIT

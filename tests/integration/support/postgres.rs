@@ -94,8 +94,16 @@ fn free_port() -> u16 {
 }
 
 impl Cluster {
-    /// `initdb` a new cluster in a fresh temp folder and start it.
+    /// `initdb` a new cluster in a fresh temp folder and start it. Only for tests that stop
+    /// and restart the server (postgres::unavailable, postgres::api_faults): they cannot use a
+    /// shared `GLANCE_TEST_DATABASE_URL` server, and say so when one is set.
     pub fn start_new() -> Cluster {
+        if std::env::var_os("GLANCE_TEST_DATABASE_URL").is_some() {
+            eprintln!(
+                "note: this test stops and restarts PostgreSQL, so it runs initdb for a cluster \
+                 of its own although GLANCE_TEST_DATABASE_URL is set"
+            );
+        }
         let bin = postgres_bin_dir();
         let root = std::env::temp_dir().join(format!("glance-pg-{}", unique_suffix()));
         std::fs::create_dir_all(root.join("sock")).expect("create the cluster folder");
