@@ -239,7 +239,29 @@ impl Tally {
                 match code {
                     // 300: Glance's version negotiation for unversioned paths.
                     200..=399 => self.success += 1,
-                    400..=499 => self.client_error += 1,
+                    400..=499 => {
+                        self.client_error += 1;
+                        // Glance's error shape, asked for as JSON: {"code": "404 Not Found", …}.
+                        // Deliberate exceptions: requests refused by the HTTP layer before any
+                        // route (bad framing, request line or headers: 400/431 with no body,
+                        // as uWSGI refuses them in front of Glance), and the auth layer's 401.
+                        let http_layer = body.is_empty() && matches!(code, 400 | 431);
+                        let shaped = http_layer
+                            || code == 401
+                            || serde_json::from_str::<Value>(&body).ok().is_some_and(|e| {
+                                e["code"]
+                                    .as_str()
+                                    .is_some_and(|c| c.starts_with(&code.to_string()))
+                                    && e["message"].is_string()
+                            });
+                        if !shaped {
+                            let body: String = body.chars().take(200).collect();
+                            self.failures.push(format!(
+                                "{}: {code} not in Glance's shape: {body}",
+                                case.label
+                            ));
+                        }
+                    }
                     _ => {
                         self.server_error += 1;
                         let body: String = body.chars().take(200).collect();
