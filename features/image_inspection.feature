@@ -37,7 +37,7 @@ Feature: Image content inspection on upload
       """
       {"name": "evil", "disk_format": "raw", "container_format": "bare"}
       """
-    And I upload "evil.qcow2" made by "qemu-img create -q -f qcow2 -o data_file=/etc/hostname evil.qcow2 1M"
+    And I upload "evil.qcow2" made by "qemu-img create -q -f qcow2 -o data_file=data.bin evil.qcow2 1M"
     Then the response status is 415
     When I send GET "/v2/images/{id}"
     Then the image's "status" is "queued"

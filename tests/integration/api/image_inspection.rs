@@ -98,7 +98,7 @@ async fn qcow2_with_a_data_file_is_refused() {
     let server = TestServer::start().await;
     let data = made(
         "evil.qcow2",
-        "create -q -f qcow2 -o data_file=/etc/hostname evil.qcow2 1M",
+        "create -q -f qcow2 -o data_file=data.bin evil.qcow2 1M",
     );
     refused(&server, "qcow2", data.clone(), "Image failed safety checks").await;
     refused(&server, "raw", data, "Image failed safety checks").await;
