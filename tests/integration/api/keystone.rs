@@ -1,5 +1,5 @@
 //! `auth.mode = "keystone"` against the real Keystone of `tests/keystone/` (started once by
-//! scripts/test.sh; these tests say "skipped" and pass when it was not): the glance-api
+//! scripts/test.sh; without it these tests fail, unless GLANCE_TEST_KEYSTONE=skip leaves them out): the glance-api
 //! binary in the mode `GLANCE_TEST_MODE` names validates real tokens, decides secure-RBAC
 //! access from real roles, refuses bad tokens with 401, makes one Keystone call for a
 //! thousand concurrent requests, and rides out a Keystone outage.

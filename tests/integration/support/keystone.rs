@@ -12,17 +12,21 @@ use tokio::io::copy_bidirectional;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-/// Keystone's URL, or `None` (the test says so and returns) when no Keystone was started.
+/// Keystone's URL. Without `GLANCE_TEST_KEYSTONE_URL` the test fails (a Keystone test that
+/// passes without a Keystone would prove nothing), unless `GLANCE_TEST_KEYSTONE=skip` says
+/// on purpose to leave the Keystone tests out: then `None`, and the test says so and returns.
 pub fn url() -> Option<String> {
     match std::env::var("GLANCE_TEST_KEYSTONE_URL") {
         Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            eprintln!(
-                "skipped: GLANCE_TEST_KEYSTONE_URL is not set (scripts/test.sh starts a real \
-                 Keystone with tests/keystone/lib.sh)"
-            );
+        _ if std::env::var("GLANCE_TEST_KEYSTONE").as_deref() == Ok("skip") => {
+            eprintln!("skipped on purpose (GLANCE_TEST_KEYSTONE=skip): no Keystone test ran");
             None
         }
+        _ => panic!(
+            "GLANCE_TEST_KEYSTONE_URL is not set: run scripts/test.sh (it starts a real Keystone \
+             with tests/keystone/lib.sh), start one yourself (`source tests/keystone/lib.sh; \
+             keystone_up`), or set GLANCE_TEST_KEYSTONE=skip to leave these tests out"
+        ),
     }
 }
 
