@@ -12,25 +12,13 @@ set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 GLANCE_HOME="${GLANCE_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/glance-rs/real-glance}"  # writable: venv and state (this folder may be read-only)
 mkdir -p "$GLANCE_HOME"
-PY="${PYTHON:-python3}"
 V="$GLANCE_HOME/venv"
-[ -x "$V/bin/python" ] || "$PY" -m venv "$V"
-want="glance==33.0.0 glance_store==5.7.0 uWSGI==2.0.31 keystonemiddleware==13.0.1 psycopg2-binary==2.9.13"
 SCHEMA="$V/etc/glance/schema-image.json"
-# fast path: already installed at the pinned versions
-if [ -f "$SCHEMA" ] && "$V/bin/python" - $want <<'EOF' 2>/dev/null
-import sys
-from importlib.metadata import version
-for req in sys.argv[1:]:
-    name, ver = req.split("==")
-    if version(name) != ver:
-        sys.exit(1)
-EOF
-then
-    :
-else
-    "$V/bin/pip" install -q --upgrade pip
-    "$V/bin/pip" install -q -c "$HERE/constraints.txt" $want
+# shellcheck source=../lib/service.sh
+. "$HERE/../lib/service.sh"
+venv_install "$V" "$HERE/constraints.txt" glance==33.0.0 glance_store==5.7.0 uWSGI==2.0.31 \
+    keystonemiddleware==13.0.1 psycopg2-binary==2.9.13
+if [ ! -f "$SCHEMA" ]; then
     # etc/schema-image.json (the extra image properties that distros and
     # devstack install next to glance-api.conf) is in the sdist, not the wheel.
     tmp="$(mktemp -d)"

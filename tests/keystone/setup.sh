@@ -11,23 +11,9 @@ set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 KEYSTONE_HOME="${KEYSTONE_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/glance-rs/keystone}"  # writable: venv and state (this folder may be read-only)
 mkdir -p "$KEYSTONE_HOME"
-PY="${PYTHON:-python3}"
 V="$KEYSTONE_HOME/venv"
-[ -x "$V/bin/python" ] || "$PY" -m venv "$V"
-want="keystone==30.0.0 uWSGI==2.0.31 python-openstackclient==10.5.0 openstacksdk==4.22.0"
-# fast path: already installed at the pinned versions
-if "$V/bin/python" - $want <<'EOF' 2>/dev/null
-import sys
-from importlib.metadata import version
-for req in sys.argv[1:]:
-    name, ver = req.split("==")
-    if version(name) != ver:
-        sys.exit(1)
-EOF
-then
-    :
-else
-    "$V/bin/pip" install -q --upgrade pip
-    "$V/bin/pip" install -q -c "$HERE/constraints.txt" $want
-fi
+# shellcheck source=../lib/service.sh
+. "$HERE/../lib/service.sh"
+venv_install "$V" "$HERE/constraints.txt" \
+    keystone==30.0.0 uWSGI==2.0.31 python-openstackclient==10.5.0 openstacksdk==4.22.0
 echo "ready: keystone $("$V/bin/python" -c 'from importlib.metadata import version; print(version("keystone"))'), uWSGI $("$V/bin/uwsgi" --version), openstack CLI $("$V/bin/openstack" --version 2>&1 | awk '{print $2}')"
