@@ -7,20 +7,26 @@ use std::time::{Duration, Instant};
 use crate::support::process::{free_port, ApiProcess};
 use crate::support::server::TestMode;
 
-/// Drive some traffic of every kind the rules look at.
+/// Create an image with this disk_format and answer its id.
+async fn create(server: &ApiProcess, name: &str, disk_format: &str) -> String {
+    let created: serde_json::Value = server
+        .client
+        .post(server.url("/v2/images"))
+        .json(&serde_json::json!({"name": name, "disk_format": disk_format, "container_format": "bare"}))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    created["id"].as_str().expect("id").to_string()
+}
+
+/// Drive some traffic of every kind the rules look at, and an upload inspection refuses.
 async fn traffic(server: &ApiProcess) {
     let client = &server.client;
     for i in 0..20 {
-        let created: serde_json::Value = client
-            .post(server.url("/v2/images"))
-            .json(&serde_json::json!({"name": format!("p{i}"), "disk_format": "raw", "container_format": "bare"}))
-            .send()
-            .await
-            .expect("create")
-            .json()
-            .await
-            .expect("json");
-        let id = created["id"].as_str().expect("id").to_string();
+        let id = create(server, &format!("p{i}"), "raw").await;
         client
             .put(server.url(&format!("/v2/images/{id}/file")))
             .header("content-type", "application/octet-stream")
@@ -50,6 +56,20 @@ async fn traffic(server: &ApiProcess) {
             .await
             .expect("404");
     }
+    // An upload that content inspection refuses: raw bytes under disk_format=qcow2.
+    let id = create(server, "liar", "qcow2").await;
+    let refused = client
+        .put(server.url(&format!("/v2/images/{id}/file")))
+        .header("content-type", "application/octet-stream")
+        .body(vec![0u8; 4096])
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(
+        refused.status().as_u16(),
+        415,
+        "inspection refuses the upload"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -73,6 +73,8 @@ async fn kill_9_during_uploads_and_patches_recovers() {
     // PATCHes in flight at the moment of the kill, one at a time: each acknowledged one
     // (200) must survive it; the one cut off may or may not have been stored.
     let client = first.client.clone();
+    let acked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let acked_in_task = acked.clone();
     let patch_url = first.url(&format!("/v2/images/{patched}"));
     let patching = tokio::spawn(async move {
         let mut acknowledged = Vec::new();
@@ -99,13 +101,15 @@ async fn kill_9_during_uploads_and_patches_recovers() {
                     };
                     assert_eq!(status, 200, "PATCH p{n} before the kill: {body}");
                     acknowledged.push(n);
+                    acked_in_task.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 }
                 Err(_) => return (acknowledged, n),
             }
         }
         unreachable!("the loop ends with the kill")
     });
-    // Wait until every upload is saving with its temporary file on disk.
+    // Wait until every upload is saving with its temporary file on disk, and a few PATCHes
+    // have been acknowledged (so the kill lands among them, not before the first).
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let mut saving = 0;
@@ -114,7 +118,10 @@ async fn kill_9_during_uploads_and_patches_recovers() {
                 saving += 1;
             }
         }
-        if saving == interrupted.len() && partial_files(&store).len() == interrupted.len() {
+        if saving == interrupted.len()
+            && partial_files(&store).len() == interrupted.len()
+            && acked.load(std::sync::atomic::Ordering::SeqCst) >= 3
+        {
             break;
         }
         assert!(Instant::now() < deadline, "uploads did not start");
