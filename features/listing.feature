@@ -42,6 +42,22 @@ Feature: Listing images: filters, sorting and pages
     And the images listed are "gamma"
     And there is no next link
 
+  Scenario: Images without a name sort as an empty name, and pages pass them once
+    When I create an image with:
+      """
+      {"disk_format": "raw", "container_format": "bare"}
+      """
+    And I send GET "/v2/images?sort=name:asc&limit=1"
+    Then the images listed are "null"
+    And the next link is "/v2/images?sort=name%3Aasc&limit=1" followed by the last image listed
+    When I follow the next link
+    Then the images listed are "alpha"
+    When I send GET "/v2/images?sort=name:desc&limit=3"
+    Then the images listed are "gamma, beta, alpha"
+    And the next link is "/v2/images?sort=name%3Adesc&limit=3" followed by the last image listed
+    When I follow the next link
+    Then the images listed are "null"
+
   Scenario: Bad list parameters are refused
     When I send GET "/v2/images?limit=-1"
     Then the response status is 400

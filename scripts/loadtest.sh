@@ -7,10 +7,16 @@
 # of tests/keystone/ (started here unless GLANCE_TEST_KEYSTONE_URL names one).
 #   scripts/loadtest.sh [--duration SECONDS] [--connections N] [--upload-mib N] [--out docs]
 #   scripts/loadtest.sh --keystone-only [--duration SECONDS] [--rounds N]
+# The scale profile (scripts/load/scale.py): 1k…1M seeded images, list/GET cost against size.
+#   scripts/loadtest.sh --scale [--sizes 1000,100000,1000000] [--backend postgres|sqlite] [--reuse]
 # PostgreSQL: GLANCE_TEST_DATABASE_URL if set, else a throwaway cluster (scripts/pg-throwaway.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-deps.sh wrk=wrk
+if [ "${1:-}" = --scale ]; then
+  cargo build --release --all-features --bin glance-api
+  exec python3 scripts/load/scale.py "$@"
+fi
 cargo build --release --all-features --bins --example baseline --example hash_baseline
 source tests/keystone/lib.sh
 trap keystone_down EXIT

@@ -204,7 +204,7 @@ mod registry_http;
 #[cfg(any(feature = "registry-proxy", feature = "registry-server"))]
 pub mod registry_wire;
 #[cfg(any(feature = "direct-sqlite", feature = "direct-postgres"))]
-mod sql;
+pub mod sql;
 #[cfg(feature = "direct-sqlite")]
 pub mod sqlite;
 

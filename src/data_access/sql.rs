@@ -163,14 +163,17 @@ pub fn push_image_list_tail(
     Ok(())
 }
 
-/// Append ` ORDER BY` the sort keys (with their tie-breakers) of the `images` rows.
+/// Append ` ORDER BY` the sort keys (with their tie-breakers) of the `images` rows, as the
+/// expressions the marker compares (`push_sort_expr`), so that pages and markers agree on where
+/// NULLs go and the list indexes (schema version 5) serve both.
 pub fn push_order_by(b: &mut SqlBuilder, sort: &[(SortKey, SortDir)]) {
     b.sql(" ORDER BY ");
     for (i, (key, dir)) in sort.iter().enumerate() {
         if i > 0 {
             b.sql(", ");
         }
-        b.sql("images.").sql(key.column()).sql(" ").sql(dir.sql());
+        push_sort_expr(b, *key);
+        b.sql(" ").sql(dir.sql());
     }
 }
 
@@ -179,31 +182,21 @@ pub fn push_order_by(b: &mut SqlBuilder, sort: &[(SortKey, SortDir)]) {
 /// wanted member status. Then the visibility post-filter.
 fn push_scope(b: &mut SqlBuilder, ctx: &RequestContext, query: &ImageQuery) {
     let project = ctx.project_id.as_deref();
-    if !ctx.is_admin {
-        b.sql(" AND (images.visibility IN (")
-            .param(SqlParam::Visibility(Visibility::Public))
-            .sql(", ")
-            .param(SqlParam::Visibility(Visibility::Community))
-            .sql(")");
-        if let Some(project) = project {
-            b.sql(" OR images.owner = ")
-                .param(SqlParam::Text(project.to_string()))
-                .sql(" OR (images.visibility = ")
-                .param(SqlParam::Visibility(Visibility::Shared))
-                .sql(
-                    " AND EXISTS (SELECT 1 FROM image_members \
-                     WHERE image_members.image_id = images.id AND image_members.deleted = ",
-                )
-                .bool_literal(false)
-                .sql(" AND image_members.member = ")
+    let only = match query.filters.visibility {
+        Some(VisibilityFilter::Only(visibility)) => Some(visibility),
+        _ => None,
+    };
+    match (ctx.is_admin, project, only) {
+        (false, Some(project), Some(Visibility::Private)) => {
+            // Only the caller's own private images are visible to it.
+            b.sql(" AND images.owner = ")
                 .param(SqlParam::Text(project.to_string()));
-            if let Some(status) = query.member_status.status() {
-                b.sql(" AND image_members.status = ")
-                    .param(SqlParam::Text(status.as_str().to_string()));
-            }
-            b.sql("))");
         }
-        b.sql(")");
+        (false, Some(project), Some(Visibility::Shared)) => {
+            push_owned_or_member(b, project, query);
+        }
+        (false, _, _) => push_visible(b, project, query),
+        (true, _, _) => {}
     }
     match (query.filters.visibility, project) {
         (Some(VisibilityFilter::All), _) => {}
@@ -224,6 +217,56 @@ fn push_scope(b: &mut SqlBuilder, ctx: &RequestContext, query: &ImageQuery) {
                 .sql(")");
         }
     }
+}
+
+/// A non-admin's scope: public and community images, its project's images, and shared images
+/// with a live member row for its project in the wanted member status.
+fn push_visible(b: &mut SqlBuilder, project: Option<&str>, query: &ImageQuery) {
+    b.sql(" AND (images.visibility IN (")
+        .param(SqlParam::Visibility(Visibility::Public))
+        .sql(", ")
+        .param(SqlParam::Visibility(Visibility::Community))
+        .sql(")");
+    if let Some(project) = project {
+        b.sql(" OR images.owner = ")
+            .param(SqlParam::Text(project.to_string()))
+            .sql(" OR (images.visibility = ")
+            .param(SqlParam::Visibility(Visibility::Shared))
+            .sql(
+                " AND EXISTS (SELECT 1 FROM image_members \
+                 WHERE image_members.image_id = images.id AND image_members.deleted = ",
+            )
+            .bool_literal(false)
+            .sql(" AND image_members.member = ")
+            .param(SqlParam::Text(project.to_string()));
+        if let Some(status) = query.member_status.status() {
+            b.sql(" AND image_members.status = ")
+                .param(SqlParam::Text(status.as_str().to_string()));
+        }
+        b.sql("))");
+    }
+    b.sql(")");
+}
+
+/// A non-admin's shared images: its project's own and those it is a member of. Written as a
+/// set of ids from two index lookups (owner; member), so the cost follows the caller's own
+/// images and memberships, not the size of the catalogue (a filter over every shared image
+/// walked them all).
+fn push_owned_or_member(b: &mut SqlBuilder, project: &str, query: &ImageQuery) {
+    b.sql(" AND images.id IN (SELECT owned.id FROM images AS owned WHERE owned.owner = ")
+        .param(SqlParam::Text(project.to_string()))
+        .sql(
+            " UNION ALL SELECT image_members.image_id FROM image_members \
+             WHERE image_members.member = ",
+        )
+        .param(SqlParam::Text(project.to_string()))
+        .sql(" AND image_members.deleted = ")
+        .bool_literal(false);
+    if let Some(status) = query.member_status.status() {
+        b.sql(" AND image_members.status = ")
+            .param(SqlParam::Text(status.as_str().to_string()));
+    }
+    b.sql(")");
 }
 
 fn push_filters(b: &mut SqlBuilder, filters: &ImageFilters) -> Result<(), DataAccessError> {
@@ -266,11 +309,29 @@ fn push_filters(b: &mut SqlBuilder, filters: &ImageFilters) -> Result<(), DataAc
     Ok(())
 }
 
-/// Every tag must be on the image: one counting subquery for all of them, not one `EXISTS`
-/// each (PostgreSQL took seconds to plan 100 `EXISTS` semi-joins).
+/// Tags up to which each gets its own semi-join (`images.id IN (…)`), which the planner may
+/// run from the tag index (a rare tag) or as a probe per image walked in order (a common one).
+const TAG_SEMI_JOINS_MAX: usize = 4;
+
+/// Every tag must be on the image: a semi-join per tag for a few tags; past
+/// `TAG_SEMI_JOINS_MAX`, one counting subquery for all of them (PostgreSQL took seconds to
+/// plan 100 `EXISTS` semi-joins).
 fn push_tag_filters(b: &mut SqlBuilder, tags: &[String]) {
     let tags: BTreeSet<&String> = tags.iter().collect();
     if tags.is_empty() {
+        return;
+    }
+    if tags.len() <= TAG_SEMI_JOINS_MAX {
+        for tag in tags {
+            b.sql(
+                " AND images.id IN (SELECT image_tags.image_id FROM image_tags \
+                 WHERE image_tags.value = ",
+            )
+            .param(SqlParam::Text(tag.clone()))
+            .sql(" AND image_tags.deleted = ")
+            .bool_literal(false)
+            .sql(")");
+        }
         return;
     }
     b.sql(
@@ -368,7 +429,45 @@ fn push_comparison(b: &mut SqlBuilder, column: &'static str, op: CmpOp, value: S
 
 /// Keyset paging after the marker row, as Glance's `_paginate_query`: NULL strings compare as
 /// '' and NULL sizes as 0 (on both sides); timestamps are compared as they are.
+///
+/// When every key runs the same way (one `sort_dir`, as the default `created_at desc, id
+/// desc` and `sort=name:asc` are), the condition is one row-value comparison,
+/// `(k1, k2, …) > (m1, m2, …)`, which the database reads as a range of an index on those keys:
+/// the page after a marker deep in the list starts there instead of filtering every earlier
+/// row. With mixed directions it is Glance's OR of prefixes, with the first key's bound
+/// (`k1 >= m1`) beside it so an index on the first key still limits the walk.
 fn push_marker(b: &mut SqlBuilder, sort: &[(SortKey, SortDir)], marker: &Image) {
+    let Some((first_key, first_dir)) = sort.first().copied() else {
+        return;
+    };
+    if sort.iter().all(|(_, dir)| *dir == first_dir) {
+        b.sql(" AND (");
+        for (i, (key, _)) in sort.iter().enumerate() {
+            if i > 0 {
+                b.sql(", ");
+            }
+            push_sort_expr(b, *key);
+        }
+        b.sql(match first_dir {
+            SortDir::Asc => ") > (",
+            SortDir::Desc => ") < (",
+        });
+        for (i, (key, _)) in sort.iter().enumerate() {
+            if i > 0 {
+                b.sql(", ");
+            }
+            b.param(marker_value(*key, marker));
+        }
+        b.sql(")");
+        return;
+    }
+    b.sql(" AND ");
+    push_sort_expr(b, first_key);
+    b.sql(match first_dir {
+        SortDir::Asc => " >= ",
+        SortDir::Desc => " <= ",
+    })
+    .param(marker_value(first_key, marker));
     b.sql(" AND (");
     for i in 0..sort.len() {
         if i > 0 {
@@ -392,11 +491,18 @@ fn push_marker(b: &mut SqlBuilder, sort: &[(SortKey, SortDir)], marker: &Image) 
     b.sql(")");
 }
 
+/// A sort key as compared and ordered: nullable strings as `COALESCE(…, '')` and the size as
+/// `COALESCE(size, 0)` (Glance's marker semantics; the name form is indexed, schema version
+/// 5); columns that are never NULL as they are, so their indexes apply.
 fn push_sort_expr(b: &mut SqlBuilder, key: SortKey) {
     match key {
         SortKey::Size => b.sql("COALESCE(images.size, 0)"),
-        SortKey::CreatedAt | SortKey::UpdatedAt => b.sql("images.").sql(key.column()),
-        _ => b.sql("COALESCE(images.").sql(key.column()).sql(", '')"),
+        SortKey::CreatedAt | SortKey::UpdatedAt | SortKey::Id | SortKey::Status => {
+            b.sql("images.").sql(key.column())
+        }
+        SortKey::Name | SortKey::ContainerFormat | SortKey::DiskFormat => {
+            b.sql("COALESCE(images.").sql(key.column()).sql(", '')")
+        }
     };
 }
 

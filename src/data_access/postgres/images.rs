@@ -12,7 +12,7 @@ use super::rows::{
     MEMBERSHIP_TAIL, NO_MEMBERSHIP,
 };
 use super::{children, pg_error};
-use crate::data_access::sql::{push_image_list_tail, Dialect, SqlBuilder, SqlParam};
+use crate::data_access::sql::{push_image_list_tail, Dialect, SqlBuilder, SqlParam, Statement};
 use crate::data_access::{DaResult, DataAccessError};
 use crate::domain::policy::{is_image_mutable, is_image_visible, membership_project};
 use crate::domain::{
@@ -382,19 +382,13 @@ pub async fn destroy(client: &mut Object, ctx: &RequestContext, image_id: &str) 
     Ok(image)
 }
 
-pub async fn get_all(
-    client: &Object,
+/// The statement `get_all` runs for `query` with `marker` (the marker image, already fetched
+/// and checked visible): public so the plan tests can `EXPLAIN` exactly what is sent.
+pub fn list_statement(
     ctx: &RequestContext,
     query: &ImageQuery,
-) -> DaResult<Vec<Image>> {
-    let marker = match &query.marker {
-        Some(marker_id) => match load(client, ctx, marker_id, false, false).await {
-            Ok(image) => Some(image),
-            Err(DataAccessError::Forbidden(_)) => return Err(not_found(marker_id)),
-            Err(err) => return Err(err),
-        },
-        None => None,
-    };
+    marker: Option<&Image>,
+) -> DaResult<Statement> {
     let mut b = SqlBuilder::new(Dialect::Postgres);
     b.sql("SELECT ")
         .sql(IMAGE_COLUMNS)
@@ -412,8 +406,24 @@ pub async fn get_all(
         }
     }
     b.sql(" FROM images");
-    push_image_list_tail(&mut b, ctx, query, marker.as_ref())?;
-    let statement = b.finish();
+    push_image_list_tail(&mut b, ctx, query, marker)?;
+    Ok(b.finish())
+}
+
+pub async fn get_all(
+    client: &Object,
+    ctx: &RequestContext,
+    query: &ImageQuery,
+) -> DaResult<Vec<Image>> {
+    let marker = match &query.marker {
+        Some(marker_id) => match load(client, ctx, marker_id, false, false).await {
+            Ok(image) => Some(image),
+            Err(DataAccessError::Forbidden(_)) => return Err(not_found(marker_id)),
+            Err(err) => return Err(err),
+        },
+        None => None,
+    };
+    let statement = list_statement(ctx, query, marker.as_ref())?;
     let params: Vec<PgParam<'_>> = statement.params.iter().map(PgParam).collect();
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
     let prepared = client

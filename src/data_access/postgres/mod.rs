@@ -22,6 +22,8 @@ use deadpool_postgres::{
 use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
+pub use images::list_statement as image_list_statement;
+
 use super::glance_schema;
 use super::per_thread::PerThread;
 use super::{DaResult, DataAccess, DataAccessError, Mode, PoolStatus};

@@ -336,6 +336,13 @@ async fn what_each_project_sees() {
         seen(&bob, "?visibility=shared&member_status=all").await,
         vec![alice_shared.clone()]
     );
+    // The owner sees its own shared images whatever member rows they have.
+    for q in [
+        "?visibility=shared",
+        "?visibility=shared&member_status=rejected",
+    ] {
+        assert_eq!(seen(&alice, q).await, vec![alice_shared.clone()], "{q}");
+    }
     db.image_member_update(
         &ctx,
         member.id,

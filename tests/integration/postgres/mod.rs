@@ -5,5 +5,6 @@ mod api_concurrency;
 mod api_faults;
 mod concurrency;
 mod deployment;
+mod plans;
 mod schema;
 mod unavailable;

@@ -1,0 +1,205 @@
+//! Plan regressions fail here, not in production: each list case of the scale profile
+//! (docs/performance.md, "Scale") is run with `EXPLAIN (ANALYZE)` on 20,000 images, as the
+//! statement the backend sends (`image_list_statement`), once as a custom plan and once as the
+//! generic plan a cached statement switches to. A page of 20 must be read from indexes in
+//! order: no sequential scan of the image, member or tag tables, and no plan node handling more
+//! than `MAX_ROWS` rows (a sort of every visible image, or a walk over every row before a deep
+//! marker, handles thousands).
+
+use std::collections::BTreeMap;
+
+use glance_rs::data_access::open;
+use glance_rs::data_access::postgres::image_list_statement;
+use glance_rs::data_access::sql::SqlParam;
+use glance_rs::domain::{
+    ImageQuery, MemberStatusFilter, RequestContext, SortDir, SortKey, Visibility, VisibilityFilter,
+};
+use serde_json::Value;
+
+use crate::conformance::{admin, user};
+use crate::support::postgres::{execute, fresh_database, settings_for};
+
+const IMAGES: usize = 20_000;
+/// 5 % of the images: a page of 20 read in order touches a few hundred rows at most here.
+const MAX_ROWS: f64 = 1_000.0;
+
+/// 20,000 images one second apart: a quarter each private, shared, public, community, owned by
+/// 100 projects; names in another order than creation; tags `t0`…`t9` and property
+/// `os_distro` `d0`…`d9` (10 % each); two member rows on every shared image for other projects
+/// (10,000 rows, so a scan of them costs what it would in a cloud), and project `probe`
+/// (owning nothing) a member of 33 shared images.
+fn seed_sql() -> String {
+    format!(
+        "INSERT INTO images (id, name, size, status, created_at, updated_at, deleted, \
+           disk_format, container_format, owner, min_disk, min_ram, protected, visibility, \
+           os_hidden) \
+         SELECT format('00000000-0000-4000-8000-%s', lpad(i::text, 12, '0')), \
+           'img-' || lpad(((i * 7919) % {IMAGES})::text, 6, '0'), i, 'active', \
+           timestamp '2020-01-01' + i * interval '1 second', \
+           timestamp '2020-01-01' + i * interval '1 second', false, 'raw', 'bare', \
+           'p' || (i % 100), 0, 0, false, \
+           (ARRAY['private', 'shared', 'public', 'community'])[i % 4 + 1]::image_visibility, false \
+         FROM generate_series(1, {IMAGES}) AS i; \
+         INSERT INTO image_tags (image_id, value, created_at, deleted) \
+         SELECT id, 't' || (right(id, 5)::int % 10), created_at, false FROM images; \
+         INSERT INTO image_properties (image_id, name, value, created_at, deleted) \
+         SELECT id, 'os_distro', 'd' || (right(id, 5)::int % 10), created_at, false FROM images; \
+         INSERT INTO image_members (image_id, member, can_share, created_at, deleted, status) \
+         SELECT id, 'p' || ((right(id, 5)::int + m) % 100), false, created_at, false, 'accepted' \
+         FROM images, generate_series(1, 2) AS m WHERE visibility = 'shared'; \
+         INSERT INTO image_members (image_id, member, can_share, created_at, deleted, status) \
+         SELECT id, 'probe', false, created_at, false, 'accepted' \
+         FROM images WHERE right(id, 5)::int % 4 = 1 AND right(id, 5)::int % 600 = 1; \
+         ANALYZE"
+    )
+}
+
+/// The query the API builds for `GET /v2/images?limit=20` plus `setup`.
+fn page(setup: impl FnOnce(&mut ImageQuery)) -> ImageQuery {
+    let mut query = ImageQuery {
+        limit: Some(20),
+        ..ImageQuery::default()
+    };
+    query.filters.os_hidden = Some(false);
+    setup(&mut query);
+    query
+}
+
+fn cases() -> Vec<(&'static str, ImageQuery)> {
+    let deep = "00000000-0000-4000-8000-000000002002"; // public, 90 % deep in the default order
+    vec![
+        ("list 20", page(|_| {})),
+        (
+            "sort=name:asc",
+            page(|q| q.sort = vec![(SortKey::Name, SortDir::Asc)]),
+        ),
+        ("tag filter", page(|q| q.filters.tags = vec!["t2".into()])),
+        (
+            "property filter",
+            page(|q| {
+                q.filters.properties =
+                    BTreeMap::from([("os_distro".to_string(), "d2".to_string())]);
+            }),
+        ),
+        (
+            "visibility=shared&member_status=all",
+            page(|q| {
+                q.filters.visibility = Some(VisibilityFilter::Only(Visibility::Shared));
+                q.member_status = MemberStatusFilter::All;
+            }),
+        ),
+        (
+            "marker 90 % deep",
+            page(|q| q.marker = Some(deep.to_string())),
+        ),
+        (
+            "sort=name:asc after a deep marker",
+            page(|q| {
+                q.sort = vec![(SortKey::Name, SortDir::Asc)];
+                q.marker = Some(deep.to_string());
+            }),
+        ),
+    ]
+}
+
+/// A statement value as an SQL literal for `EXECUTE` (test data only: quotes doubled).
+fn literal(param: &SqlParam) -> String {
+    let quoted = |text: &str| format!("'{}'", text.replace('\'', "''"));
+    match param {
+        SqlParam::Text(text) => quoted(text),
+        SqlParam::BigInt(value) => value.to_string(),
+        SqlParam::Int(value) => value.to_string(),
+        SqlParam::Bool(value) => value.to_string(),
+        SqlParam::Timestamp(at) => quoted(&at.format("%Y-%m-%d %H:%M:%S%.6f").to_string()),
+        SqlParam::Visibility(visibility) => quoted(visibility.as_str()),
+    }
+}
+
+/// `EXPLAIN (ANALYZE, FORMAT JSON)` of the statement as a prepared statement, with the plan
+/// cache forced to `mode` (`force_custom_plan` or `force_generic_plan`).
+async fn explain(url: &str, sql: &str, params: &[SqlParam], mode: &str) -> Value {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    let driver = tokio::spawn(connection);
+    let args: Vec<String> = params.iter().map(literal).collect();
+    let args = if args.is_empty() {
+        String::new()
+    } else {
+        format!("({})", args.join(", "))
+    };
+    client
+        .batch_execute(&format!("SET plan_cache_mode = {mode}; PREPARE q AS {sql}"))
+        .await
+        .expect("prepare");
+    let messages = client
+        .simple_query(&format!("EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE q{args}"))
+        .await
+        .expect("explain");
+    drop(client);
+    let _ = driver.await;
+    let text = messages
+        .iter()
+        .find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+            _ => None,
+        })
+        .expect("a plan");
+    serde_json::from_str(&text).expect("JSON plan")
+}
+
+/// Every way the plan under `node` breaks the rule, as text.
+fn violations(node: &Value, found: &mut Vec<String>) {
+    let kind = node["Node Type"].as_str().unwrap_or("?");
+    let relation = node["Relation Name"].as_str().unwrap_or("");
+    if kind == "Seq Scan" && relation.starts_with("image") {
+        found.push(format!("Seq Scan on {relation}"));
+    }
+    let rows =
+        node["Actual Rows"].as_f64().unwrap_or(0.0) * node["Actual Loops"].as_f64().unwrap_or(1.0);
+    if rows > MAX_ROWS {
+        let on = node["Index Name"].as_str().unwrap_or(relation);
+        found.push(format!("{kind} {on} handled {rows} rows"));
+    }
+    for child in node["Plans"].as_array().into_iter().flatten() {
+        violations(child, found);
+    }
+}
+
+#[tokio::test]
+async fn list_pages_are_read_from_indexes_in_order() {
+    let (url, _guard) = fresh_database().await;
+    let backend = open(&settings_for(&url)).await.expect("open");
+    execute(&url, &seed_sql()).await;
+    let callers: [(&str, RequestContext); 2] = [("admin", admin()), ("member", user("probe"))];
+    let mut failures = Vec::new();
+    for (who, ctx) in &callers {
+        for (case, query) in cases() {
+            let marker = match &query.marker {
+                Some(id) => Some(backend.image_get(ctx, id, false).await.expect("marker")),
+                None => None,
+            };
+            // The page must not be empty, or a plan that reads nothing would pass.
+            let listed = backend.image_get_all(ctx, &query).await.expect("list");
+            assert!(
+                listed.len() >= 10,
+                "{who} {case}: only {} images",
+                listed.len()
+            );
+            let statement = image_list_statement(ctx, &query, marker.as_ref()).expect("statement");
+            for mode in ["force_custom_plan", "force_generic_plan"] {
+                let plan = explain(&url, &statement.sql, &statement.params, mode).await;
+                let mut found = Vec::new();
+                violations(&plan[0]["Plan"], &mut found);
+                if !found.is_empty() {
+                    failures.push(format!(
+                        "{who} {case} ({mode}): {}\n{}",
+                        found.join("; "),
+                        serde_json::to_string_pretty(&plan).unwrap_or_default()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
