@@ -7,6 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 
 use crate::data_access::DataAccessError;
+use crate::store::ingest::IngestError;
 
 #[derive(Clone, Debug)]
 pub struct ApiError {
@@ -337,6 +338,47 @@ impl From<DataAccessError> for ApiError {
             }
             DataAccessError::Backend(msg) => Self::internal(msg),
         }
+    }
+}
+
+impl From<IngestError> for ApiError {
+    /// Glance's answers for data that could not be taken in (`image_data.py` upload/stage).
+    fn from(err: IngestError) -> Self {
+        match err {
+            IngestError::TooLarge => {
+                Self::too_large("The incoming image is too large: The provided image is too large.")
+            }
+            IngestError::SizeMismatch { declared, received } => Self::bad_request(format!(
+                "Size of the uploaded data ({received} bytes or more) does not match the \
+                 declared image size ({declared} bytes)."
+            )),
+            IngestError::Read(why) => {
+                log::info!("image data interrupted: {why}");
+                Self::bad_request("Error reading the image data from the request.")
+            }
+            IngestError::Refused(refusal) => {
+                Self::unsupported_media_type_detail("application/octet-stream", &refusal.detail)
+            }
+            IngestError::Store(err) => store_error(&err),
+            IngestError::Stopped(why) => Self::conflict(why),
+        }
+    }
+}
+
+/// glance_store's failures as Glance answers them.
+fn store_error(err: &std::io::Error) -> ApiError {
+    match err.kind() {
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+            log::error!("image store full: {err}");
+            ApiError::too_large(format!("Image storage media is full: {err}"))
+        }
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+            log::error!("image store not writable: {err}");
+            ApiError::service_unavailable(format!(
+                "Insufficient permissions on image storage media: {err}"
+            ))
+        }
+        _ => ApiError::internal(format!("image store: {err}")),
     }
 }
 

@@ -27,6 +27,7 @@ pub mod data_access;
 pub mod domain;
 pub mod error;
 pub mod identity;
+pub mod import;
 pub mod json;
 pub mod metrics;
 pub mod recovery;

@@ -40,6 +40,9 @@ pub const BUILD_INFO: &str = "glance_build_info";
 pub const KEYSTONE_VALIDATIONS_TOTAL: &str = "glance_keystone_validations_total";
 pub const KEYSTONE_VALIDATION_DURATION: &str = "glance_keystone_validation_duration_seconds";
 pub const TOKEN_CACHE_LOOKUPS_TOTAL: &str = "glance_token_cache_lookups_total";
+pub const IMPORTS_TOTAL: &str = "glance_imports_total";
+pub const IMPORT_DURATION: &str = "glance_import_duration_seconds";
+pub const IMAGE_BYTES_IMPORTED: &str = "glance_image_bytes_imported_total";
 
 /// Every metric this crate exports (tests/integration/api/metrics.rs compares it, and the
 /// dashboards, with a real scrape).
@@ -60,6 +63,9 @@ pub const ALL: &[&str] = &[
     KEYSTONE_VALIDATIONS_TOTAL,
     KEYSTONE_VALIDATION_DURATION,
     TOKEN_CACHE_LOOKUPS_TOTAL,
+    IMPORTS_TOTAL,
+    IMPORT_DURATION,
+    IMAGE_BYTES_IMPORTED,
 ];
 
 /// Histogram buckets in seconds, 100 µs to 10 s.
@@ -166,6 +172,21 @@ fn describe_all() {
     describe_counter!(
         TOKEN_CACHE_LOOKUPS_TOTAL,
         "keystone auth mode: token cache lookups, by result (hit, negative_hit, miss, malformed)."
+    );
+    describe_counter!(
+        IMPORTS_TOTAL,
+        "Interoperable imports finished, by method (glance-direct, web-download) and outcome \
+         (success, failure)."
+    );
+    describe_histogram!(
+        IMPORT_DURATION,
+        Unit::Seconds,
+        "Time of one import from its task starting to its end, by method and outcome."
+    );
+    describe_counter!(
+        IMAGE_BYTES_IMPORTED,
+        Unit::Bytes,
+        "Image data bytes imported into the image store (from staging or web-download)."
     );
     describe_counter!(
         UPLOADS_REFUSED,
@@ -276,6 +297,18 @@ pub fn bytes_uploaded(n: usize) {
 /// An upload refused by content inspection; `reason` is one of a small fixed set.
 pub fn upload_refused(reason: &'static str) {
     counter!(UPLOADS_REFUSED, "reason" => reason).increment(1);
+}
+
+/// Bytes an import took into the image store (from staging or a web-download).
+pub fn bytes_imported(n: usize) {
+    counter!(IMAGE_BYTES_IMPORTED).increment(n as u64);
+}
+
+/// An import ended: `method` glance-direct or web-download, `outcome` success or failure.
+pub fn import_finished(method: &'static str, outcome: &'static str, took: std::time::Duration) {
+    counter!(IMPORTS_TOTAL, "method" => method, "outcome" => outcome).increment(1);
+    histogram!(IMPORT_DURATION, "method" => method, "outcome" => outcome)
+        .record(took.as_secs_f64());
 }
 
 pub fn bytes_downloaded(n: usize) {

@@ -1,6 +1,8 @@
 //! Runs the Gherkin specifications in `features/` against a real glance-api over HTTP.
 //! Each scenario gets its own server on `127.0.0.1:0` with a fresh database and store.
 
+#[path = "bdd/import_steps.rs"]
+mod import_steps;
 #[cfg(feature = "direct-postgres")]
 #[allow(dead_code)]
 #[path = "integration/support/postgres.rs"]
@@ -8,6 +10,8 @@ mod postgres;
 #[path = "integration/support/server.rs"]
 #[allow(dead_code)]
 mod server;
+#[path = "integration/support/web_source.rs"]
+mod web_source;
 
 use std::collections::HashMap;
 use std::fmt;

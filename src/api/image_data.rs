@@ -26,7 +26,8 @@ use crate::domain::{
 use crate::error::ApiError;
 use crate::metrics;
 use crate::recovery;
-use crate::store::inspect::{Detection, Policy, Verdict};
+use crate::store::ingest::{ingest, Formats, IngestError, Ingested, Rules};
+use crate::store::inspect::Policy;
 use crate::store::{Store, Written};
 
 pub async fn upload(
@@ -94,12 +95,6 @@ pub async fn upload(
             Err(err.into())
         }
     }
-}
-
-/// The image's `disk_format` and `container_format`, which decide how its data is inspected.
-struct Formats {
-    disk: String,
-    container: String,
 }
 
 /// The checks before an upload, then queued → saving; the size the client declared.
@@ -189,6 +184,7 @@ async fn claim_saving(
             image_id,
             armed: true,
             data_committed: false,
+            staging: false,
             work,
         })
     });
@@ -200,7 +196,7 @@ async fn claim_saving(
 /// Before answering a refused upload, read a small body to its end, so that whether the
 /// connection is kept alive does not depend on how fast the refusal came (a refusal before the
 /// body arrived closes the connection). A larger body is left unread: the connection closes.
-async fn discard_small_body(mut payload: web::Payload) {
+pub(super) async fn discard_small_body(mut payload: web::Payload) {
     const LIMIT: usize = 1024 * 1024;
     let mut seen = 0;
     while let Some(Ok(chunk)) = payload.next().await {
@@ -212,7 +208,7 @@ async fn discard_small_body(mut payload: web::Payload) {
 }
 
 /// Glance accepts only `application/octet-stream` (parameters ignored).
-fn check_octet_stream(req: &HttpRequest) -> Result<(), ApiError> {
+pub(super) fn check_octet_stream(req: &HttpRequest) -> Result<(), ApiError> {
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -235,7 +231,7 @@ fn check_octet_stream(req: &HttpRequest) -> Result<(), ApiError> {
 }
 
 /// The size the client says it sends: `x-openstack-image-size`, else `Content-Length`.
-fn declared_size(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
+pub(super) fn declared_size(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
     if let Some(value) = req.headers().get("x-openstack-image-size") {
         let text = String::from_utf8_lossy(value.as_bytes()).trim().to_string();
         return text.parse::<u64>().map(Some).map_err(|_| {
@@ -252,87 +248,75 @@ fn declared_size(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
         .filter(|&n| n > 0))
 }
 
-/// Stream the body into the store, enforcing the size cap and the declared size, inspecting
-/// bare images' content as it goes; the data is put in place only if the inspection accepts
-/// it. What was written, and the virtual size to record.
+/// Stream the body into the store (`store::ingest`: size cap, declared size, digests,
+/// inspection of bare images), touching the image while it waits for data.
 async fn receive(
     state: &State,
     ctx: &RequestContext,
     image_id: &str,
-    mut payload: web::Payload,
+    payload: web::Payload,
     declared: Option<u64>,
     cap: u64,
     formats: &Formats,
 ) -> Result<(Written, Option<u64>), ApiError> {
-    let too_large =
-        || ApiError::too_large("The incoming image is too large: The provided image is too large.");
-    if declared.is_some_and(|size| size > cap) {
-        return Err(too_large());
-    }
     let _in_progress = metrics::UploadInProgress::start();
-    let store = &state.store;
-    // Glance inspects only bare images (`glance/location.py`).
-    let inspect = formats.container == "bare";
-    let mut upload = store
-        .begin_upload(image_id, inspect)
-        .await
-        .map_err(store_error)?;
-    let mut heartbeat = tokio::time::interval(recovery::heartbeat_interval(
-        state.settings.store.stale_upload_seconds,
-    ));
-    heartbeat.tick().await;
-    loop {
-        let next = tokio::select! {
-            next = payload.next() => next,
-            _ = heartbeat.tick() => {
-                touch_saving(state, ctx, image_id).await?;
-                continue;
-            }
-        };
-        let Some(chunk) = next else { break };
-        let chunk = chunk.map_err(|err| {
-            log::info!("upload of image {image_id} interrupted: {err}");
-            ApiError::bad_request("Error reading the image data from the request.")
-        })?;
-        let received = upload.size() + chunk.len() as u64;
-        if received > cap {
-            return Err(too_large());
-        }
-        if let Some(size) = declared.filter(|&size| received > size) {
-            return Err(size_mismatch(size, received));
-        }
-        upload.write(&chunk).await.map_err(store_error)?;
-        metrics::bytes_uploaded(chunk.len());
-    }
-    if let Some(size) = declared.filter(|&size| size != upload.size()) {
-        return Err(size_mismatch(size, upload.size()));
-    }
-    let mut written = upload.finish().await.map_err(store_error)?;
-    let virtual_size = match written.detection.take() {
-        Some(detection) => judge(state, image_id, &detection, formats)?,
-        None => None,
-    };
-    // A refused upload returned above: dropping `upload` removed its data.
-    upload
-        .place(&store.path_for(image_id))
-        .await
-        .map_err(store_error)?;
-    Ok((written, virtual_size))
+    let ingested = take_in(
+        state,
+        &state.store,
+        image_id,
+        &state.store.path_for(image_id),
+        payload,
+        declared,
+        cap,
+        formats,
+        || touch_while(state, ctx, image_id, ImageStatus::Saving),
+    )
+    .await?;
+    Ok((ingested.written, ingested.virtual_size))
 }
 
-/// Glance's verdict on inspected content: the virtual size to record, or its 415.
-fn judge(
+/// `store::ingest` of a request body into `store`, with the inspection policy of the
+/// settings; a refusal is logged and counted. Shared by upload and stage.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn take_in<T, Fut>(
     state: &State,
+    store: &Store,
     image_id: &str,
-    detection: &Detection,
+    dest: &std::path::Path,
+    payload: web::Payload,
+    declared: Option<u64>,
+    cap: u64,
     formats: &Formats,
-) -> Result<Option<u64>, ApiError> {
+    touch: T,
+) -> Result<Ingested, ApiError>
+where
+    T: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), IngestError>>,
+{
     let policy = Policy::from(&state.settings.image_format);
-    match detection.verdict(&formats.disk, &formats.container, &policy) {
-        Verdict::Accept { virtual_size, .. } => Ok(virtual_size),
-        Verdict::Refuse(refusal) => {
+    let rules = Rules {
+        cap,
+        declared,
+        formats,
+        policy: &policy,
+    };
+    let heartbeat = recovery::heartbeat_interval(state.settings.store.stale_upload_seconds);
+    match ingest(
+        store,
+        image_id,
+        dest,
+        payload,
+        &rules,
+        heartbeat,
+        touch,
+        metrics::bytes_uploaded,
+    )
+    .await
+    {
+        Ok(ingested) => Ok(ingested),
+        Err(IngestError::Refused(refusal)) => {
             log::warn!(
-                "upload of image {image_id} refused: disk_format {}, detected format {}, \
+                "data of image {image_id} refused: disk_format {}, detected format {}, \
                  reason {} ({})",
                 formats.disk,
                 refusal.detected,
@@ -340,60 +324,35 @@ fn judge(
                 refusal.log
             );
             metrics::upload_refused(refusal.reason);
-            Err(ApiError::unsupported_media_type_detail(
-                "application/octet-stream",
-                &refusal.detail,
-            ))
+            Err(IngestError::Refused(refusal).into())
         }
+        Err(err) => Err(err.into()),
     }
 }
 
-/// Tell other nodes this upload is alive (`updated_at`), while the image is still ours.
-async fn touch_saving(state: &State, ctx: &RequestContext, image_id: &str) -> Result<(), ApiError> {
+/// Tell other nodes this upload (or stage) is alive (`updated_at`), while the image is still
+/// ours in `status`.
+pub(super) async fn touch_while(
+    state: &State,
+    ctx: &RequestContext,
+    image_id: &str,
+    status: ImageStatus,
+) -> Result<(), IngestError> {
     match state
         .db
-        .image_update(
-            ctx,
-            image_id,
-            ImageChanges::default(),
-            false,
-            Some(ImageStatus::Saving),
-        )
+        .image_update(ctx, image_id, ImageChanges::default(), false, Some(status))
         .await
     {
         Ok(_) => Ok(()),
         Err(DataAccessError::Conflict(_) | DataAccessError::NotFound(_)) => {
-            Err(ApiError::conflict(format!(
-                "Image {image_id} is no longer saving: its upload was stopped."
+            Err(IngestError::Stopped(format!(
+                "Image {image_id} is no longer {status}: its upload was stopped."
             )))
         }
         Err(err) => {
-            log::warn!("cannot touch uploading image {image_id}: {err}");
+            log::warn!("cannot touch {status} image {image_id}: {err}");
             Ok(())
         }
-    }
-}
-
-fn size_mismatch(declared: u64, received: u64) -> ApiError {
-    ApiError::bad_request(format!(
-        "Size of the uploaded data ({received} bytes or more) does not match the declared \
-         image size ({declared} bytes)."
-    ))
-}
-
-fn store_error(err: std::io::Error) -> ApiError {
-    match err.kind() {
-        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
-            log::error!("image store full: {err}");
-            ApiError::too_large(format!("Image storage media is full: {err}"))
-        }
-        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
-            log::error!("image store not writable: {err}");
-            ApiError::service_unavailable(format!(
-                "Insufficient permissions on image storage media: {err}"
-            ))
-        }
-        _ => ApiError::internal(format!("image store: {err}")),
     }
 }
 
@@ -449,24 +408,26 @@ async fn remove_data(store: &Store, image_id: &str) {
     }
 }
 
-/// Undoes `saving` when the upload fails or its future is dropped before it finished (actix
-/// drops the handler when the client disconnects). The temporary file itself is removed by
-/// `Upload`.
-struct SavingGuard {
-    state: State,
-    ctx: RequestContext,
-    image_id: String,
-    armed: bool,
+/// Undoes `saving` (an upload) or `uploading` (a stage, `api::import`) when it fails or its
+/// future is dropped before it finished (actix drops the handler when the client
+/// disconnects). The temporary file itself is removed by `Upload`.
+pub(super) struct SavingGuard {
+    pub(super) state: State,
+    pub(super) ctx: RequestContext,
+    pub(super) image_id: String,
+    pub(super) armed: bool,
     /// The data file is in place (only the final save was pending).
-    data_committed: bool,
+    pub(super) data_committed: bool,
+    /// A stage, not an upload: undone by `api::import::undo_staging`.
+    pub(super) staging: bool,
     /// Keeps the connection's answer waiting until the undo is done.
-    work: Option<WorkToken>,
+    pub(super) work: Option<WorkToken>,
 }
 
 impl SavingGuard {
     /// Undo now and wait for it. The undo runs as its own task, so it still finishes if actix
     /// drops this handler meanwhile (it does when the connection breaks).
-    async fn undo(mut self) {
+    pub(super) async fn undo(mut self) {
         if let Some(undone) = self.spawn_undo() {
             let _ = undone.await;
         }
@@ -477,12 +438,16 @@ impl SavingGuard {
             return None;
         }
         let (state, ctx, image_id) = (self.state.clone(), self.ctx.clone(), self.image_id.clone());
-        let data_committed = self.data_committed;
+        let (data_committed, staging) = (self.data_committed, self.staging);
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 let work = self.work.take();
                 Some(runtime.spawn(async move {
-                    undo_saving(&state, &ctx, &image_id, data_committed).await;
+                    if staging {
+                        super::import::undo_staging(&state, &ctx, &image_id, data_committed).await;
+                    } else {
+                        undo_saving(&state, &ctx, &image_id, data_committed).await;
+                    }
                     drop(work);
                 }))
             }

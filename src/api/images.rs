@@ -83,6 +83,15 @@ pub async fn create(
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);
     }
+    let methods = state.settings.import.available_methods();
+    if !methods.is_empty() {
+        if let Ok(value) = HeaderValue::from_str(&methods.join(",")) {
+            response.headers_mut().insert(
+                header::HeaderName::from_static("openstack-image-import-methods"),
+                value,
+            );
+        }
+    }
     Ok(response)
 }
 
@@ -205,6 +214,10 @@ pub async fn delete(
     if let Err(err) = state.store.delete(&image_id).await {
         // The image is deleted for every client; stale data only costs disk space.
         log::warn!("image_id={image_id} could not remove stored data: {err}");
+    }
+    // Glance removes staged data too (an import in flight then fails on its lock).
+    if let Err(err) = state.importer.staging().delete(&image_id).await {
+        log::warn!("image_id={image_id} could not remove staged data: {err}");
     }
     Ok(middleware::no_content())
 }

@@ -13,11 +13,13 @@ pub mod common;
 mod image_data;
 mod image_view;
 mod images;
+mod import;
 mod list_params;
 mod members;
 mod patch;
 mod schemas;
 mod tags;
+mod tasks;
 mod versions;
 
 use std::sync::Arc;
@@ -41,6 +43,8 @@ pub struct AppState {
     pub tokens: Option<Arc<crate::auth_tokens::StaticTokens>>,
     /// Keystone's client and token cache in keystone mode; `None` in the other auth modes.
     pub keystone: Option<Arc<crate::identity::Keystone>>,
+    /// Runs interoperable imports and owns the staging area.
+    pub importer: Arc<crate::import::Importer>,
 }
 
 pub type State = web::Data<AppState>;
@@ -181,6 +185,20 @@ fn routes(cfg: &mut web::ServiceConfig, metrics: Option<crate::metrics::MetricsH
                     .route(web::get().to(image_data::download))
                     .route(web::put().to(image_data::upload)),
             )
+            .service(
+                v2_resource("/v2/images/{image_id}/stage", "PUT")
+                    .route(web::put().to(import::stage)),
+            )
+            .service(
+                v2_resource("/v2/images/{image_id}/import", "POST")
+                    .route(web::post().to(import::import)),
+            )
+            .service(
+                v2_resource("/v2/images/{image_id}/tasks", "GET")
+                    .route(web::get().to(tasks::for_image)),
+            )
+            .service(v2_resource("/v2/tasks", "GET").route(web::get().to(tasks::index)))
+            .service(v2_resource("/v2/tasks/{task_id}", "GET").route(web::get().to(tasks::show)))
             .service(
                 v2_resource("/v2/images/{image_id}/actions/deactivate", "POST")
                     .route(web::post().to(actions::deactivate)),

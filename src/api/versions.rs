@@ -60,16 +60,17 @@ pub fn multiple_choices(req: &HttpRequest) -> HttpResponse {
 }
 
 /// Behind Glance's context middleware like every /v2 route: identity first (`Caller`: 401).
+/// The enabled import methods this build carries out (`import.enabled_methods`).
 pub async fn import_info(
+    state: State,
     _: crate::api::auth::Caller,
 ) -> Result<HttpResponse, crate::error::ApiError> {
-    // Interoperable import is not offered: an empty list tells clients to use PUT /file.
     Ok(json::respond(
         StatusCode::OK,
         &json!({"import-methods": {
             "description": "Import methods available.",
             "type": "array",
-            "value": []
+            "value": state.settings.import.available_methods()
         }}),
     ))
 }

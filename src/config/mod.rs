@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 mod auth;
+mod import;
 pub use auth::{AuthMode, AuthSettings, KeystoneAuthtokenSettings};
+pub use import::{ImportFilteringSettings, ImportSettings, IMPLEMENTED_METHODS};
 
 /// The data-access modes. Every mode exists in every build, so configuration can tell a mode
 /// that is unknown from one that this build did not compile.
@@ -84,6 +86,10 @@ pub struct Settings {
     pub registry: RegistrySettings,
     pub metrics: MetricsSettings,
     pub image_format: ImageFormatSettings,
+    /// Interoperable import: methods and the staging folder.
+    pub import: ImportSettings,
+    /// web-download's URL filters (Glance's `[import_filtering_opts]`).
+    pub import_filtering: ImportFilteringSettings,
 }
 
 /// Glance's `[image_format]` options (names and defaults of `glance/common/config.py`).
@@ -292,6 +298,8 @@ impl Settings {
                 vmdk_allowed_types: vec!["streamOptimized".into(), "monolithicSparse".into()],
                 gpt_safety_checks_nonfatal: Vec::new(),
             },
+            import: ImportSettings::defaults(),
+            import_filtering: ImportFilteringSettings::defaults(),
         }
     }
 
@@ -366,6 +374,7 @@ impl Settings {
                 "image_format.disk_formats must name at least one format".into(),
             ));
         }
+        import::validate(&self.import).map_err(ConfigError::Invalid)?;
         if self.auth.mode == AuthMode::StaticTokens && self.auth.tokens_file.trim().is_empty() {
             return Err(ConfigError::Invalid(
                 "auth.mode = \"static-tokens\" needs auth.tokens_file".into(),

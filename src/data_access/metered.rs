@@ -11,7 +11,8 @@ use async_trait::async_trait;
 use super::{DaResult, DataAccess, Mode, PoolStatus};
 use crate::domain::{
     Image, ImageChanges, ImageQuery, ImageStatus, Location, LocationStatus, Member, MemberChanges,
-    MemberQuery, NewImage, NewLocation, NewMember, RequestContext,
+    MemberQuery, NewImage, NewLocation, NewMember, NewTask, RequestContext, Task, TaskChanges,
+    TaskQuery, TaskStatus,
 };
 use crate::metrics::{static_histogram, timing, DATA_ACCESS_DURATION};
 
@@ -257,5 +258,34 @@ impl DataAccess for Metered {
                 .image_location_delete(ctx, image_id, location_id, status),
         )
         .await
+    }
+
+    async fn task_create(&self, ctx: &RequestContext, values: NewTask) -> DaResult<Task> {
+        self.time("task_create", self.inner.task_create(ctx, values))
+            .await
+    }
+
+    async fn task_get(&self, ctx: &RequestContext, task_id: &str) -> DaResult<Task> {
+        self.time("task_get", self.inner.task_get(ctx, task_id))
+            .await
+    }
+
+    async fn task_update(
+        &self,
+        ctx: &RequestContext,
+        task_id: &str,
+        values: TaskChanges,
+        from_status: Option<TaskStatus>,
+    ) -> DaResult<Task> {
+        self.time(
+            "task_update",
+            self.inner.task_update(ctx, task_id, values, from_status),
+        )
+        .await
+    }
+
+    async fn task_get_all(&self, ctx: &RequestContext, query: &TaskQuery) -> DaResult<Vec<Task>> {
+        self.time("task_get_all", self.inner.task_get_all(ctx, query))
+            .await
     }
 }

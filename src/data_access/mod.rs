@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     Image, ImageChanges, ImageQuery, ImageStatus, Location, LocationStatus, Member, MemberChanges,
-    MemberQuery, NewImage, NewLocation, NewMember, RequestContext,
+    MemberQuery, NewImage, NewLocation, NewMember, NewTask, RequestContext, Task, TaskChanges,
+    TaskQuery, TaskStatus,
 };
 
 pub use crate::config::Mode;
@@ -188,6 +189,26 @@ pub trait DataAccess: Send + Sync + 'static {
         location_id: i64,
         status: LocationStatus,
     ) -> DaResult<()>;
+
+    /// Insert a `pending` task and its `task_info` row. Duplicate id → `Duplicate`.
+    async fn task_create(&self, ctx: &RequestContext, values: NewTask) -> DaResult<Task>;
+
+    /// One live task. Missing → `NotFound`; another project's (non-admin) → `Forbidden`.
+    async fn task_get(&self, ctx: &RequestContext, task_id: &str) -> DaResult<Task>;
+
+    /// Apply `values` (and always `updated_at`); with `from_status`, only if the status is
+    /// still that (lost → `Conflict`). Returns the new task.
+    async fn task_update(
+        &self,
+        ctx: &RequestContext,
+        task_id: &str,
+        values: TaskChanges,
+        from_status: Option<TaskStatus>,
+    ) -> DaResult<Task>;
+
+    /// A page of the live tasks the caller may see (admins all, others their project's).
+    /// An unknown or invisible marker → `NotFound`.
+    async fn task_get_all(&self, ctx: &RequestContext, query: &TaskQuery) -> DaResult<Vec<Task>>;
 }
 
 #[cfg(any(feature = "direct-sqlite", feature = "direct-postgres"))]
@@ -207,6 +228,8 @@ pub mod registry_wire;
 pub mod sql;
 #[cfg(feature = "direct-sqlite")]
 pub mod sqlite;
+#[cfg(any(feature = "direct-sqlite", feature = "direct-postgres"))]
+mod task_sql;
 
 /// Why a backend could not be opened at start.
 #[derive(Debug, thiserror::Error)]

@@ -23,7 +23,8 @@ use super::{DaResult, DataAccess, DataAccessError, Mode, OpenError, PoolStatus};
 use crate::config::{ConfigError, RegistrySettings, Settings};
 use crate::domain::{
     Image, ImageChanges, ImageQuery, ImageStatus, Location, LocationStatus, Member, MemberChanges,
-    MemberQuery, NewImage, NewLocation, NewMember, RequestContext,
+    MemberQuery, NewImage, NewLocation, NewMember, NewTask, RequestContext, Task, TaskChanges,
+    TaskQuery, TaskStatus,
 };
 use crate::metrics::{timing, REGISTRY_HOP_DURATION};
 
@@ -401,5 +402,38 @@ impl DataAccess for RegistryClient {
             },
         )
         .await
+    }
+
+    async fn task_create(&self, ctx: &RequestContext, values: NewTask) -> DaResult<Task> {
+        self.call(ctx, TaskCreate { values }).await
+    }
+
+    async fn task_get(&self, ctx: &RequestContext, task_id: &str) -> DaResult<Task> {
+        let task_id = task_id.to_string();
+        self.call(ctx, TaskGet { task_id }).await
+    }
+
+    async fn task_update(
+        &self,
+        ctx: &RequestContext,
+        task_id: &str,
+        values: TaskChanges,
+        from_status: Option<TaskStatus>,
+    ) -> DaResult<Task> {
+        let task_id = task_id.to_string();
+        self.call(
+            ctx,
+            TaskUpdate {
+                task_id,
+                values,
+                from_status,
+            },
+        )
+        .await
+    }
+
+    async fn task_get_all(&self, ctx: &RequestContext, query: &TaskQuery) -> DaResult<Vec<Task>> {
+        let query = query.clone();
+        self.call(ctx, TaskGetAll { query }).await
     }
 }

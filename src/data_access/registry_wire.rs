@@ -80,6 +80,7 @@ pub fn error_class(command: &str, err: &DataAccessError) -> String {
     let class = match err {
         DataAccessError::NotFound(_) => match command {
             "image_get" | "image_get_all" | "image_update" | "image_destroy" => "ImageNotFound",
+            "task_get" | "task_update" => "TaskNotFound",
             _ => "NotFound",
         },
         DataAccessError::Forbidden(_) => "Forbidden",
@@ -114,7 +115,8 @@ pub fn error_from_remote(remote: RemoteError) -> DataAccessError {
             | "ImageNotFound"
             | "ImageMemberNotFound"
             | "MemberNotFound"
-            | "ImageLocationNotFound",
+            | "ImageLocationNotFound"
+            | "TaskNotFound",
         ) => DataAccessError::NotFound(message),
         Some("Forbidden" | "ForbiddenPublicImage" | "ProtectedImageDelete") => {
             DataAccessError::Forbidden(message)
@@ -205,7 +207,8 @@ pub mod commands {
     use super::*;
     use crate::domain::{
         Image, ImageChanges, ImageQuery, ImageStatus, Location, LocationStatus, Member,
-        MemberChanges, MemberQuery, NewImage, NewLocation, NewMember,
+        MemberChanges, MemberQuery, NewImage, NewLocation, NewMember, NewTask, Task, TaskChanges,
+        TaskQuery, TaskStatus,
     };
 
     rpc_command!(ImageCreate = "image_create" -> Image { values: NewImage });
@@ -258,6 +261,15 @@ pub mod commands {
         location_id: i64,
         status: LocationStatus,
     });
+    rpc_command!(TaskCreate = "task_create" -> Task { values: NewTask });
+    rpc_command!(TaskGet = "task_get" -> Task { task_id: String });
+    rpc_command!(TaskUpdate = "task_update" -> Task {
+        task_id: String,
+        values: TaskChanges,
+        #[serde(default)]
+        from_status: Option<TaskStatus>,
+    });
+    rpc_command!(TaskGetAll = "task_get_all" -> Vec<Task> { query: TaskQuery });
     rpc_command!(
         /// Not a DB-API call: checks the database behind the registry.
         Health = "health" -> () {}

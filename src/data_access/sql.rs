@@ -521,6 +521,22 @@ fn marker_value(key: SortKey, marker: &Image) -> SqlParam {
     }
 }
 
+/// `ImageChanges::expect_properties` against the image's live properties (read under the
+/// update's lock), for both SQL backends.
+pub fn check_expected_properties(
+    values: &crate::domain::ImageChanges,
+    live: &std::collections::BTreeMap<String, String>,
+) -> super::DaResult<()> {
+    for (name, expected) in &values.expect_properties {
+        if live.get(name) != expected.as_ref() {
+            return Err(super::DataAccessError::Conflict(format!(
+                "property {name} of the image is not as expected"
+            )));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

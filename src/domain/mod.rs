@@ -110,6 +110,13 @@ macro_rules! string_enum {
     };
 }
 
+// After `string_enum!`, which it uses.
+mod task;
+pub use task::{
+    task_visible, NewTask, Task, TaskChanges, TaskQuery, TaskSortKey, TaskStatus, API_IMAGE_IMPORT,
+    IMPORT_LOCK_PROPERTY, STALE_TASK_MESSAGE,
+};
+
 string_enum!(
     /// Glance's image status machine (`glance/domain/__init__.py`).
     ImageStatus {
@@ -310,6 +317,11 @@ pub struct ImageChanges {
     /// Locations to add in the same transaction (the upload's final save).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub add_locations: Vec<NewLocation>,
+    /// Compare-and-set on properties (Glance's `image_set_property_atomic` /
+    /// `image_delete_property_atomic`, the import lock): the update happens only if each named
+    /// property is live with that value (`Some`) or absent (`None`); otherwise `Conflict`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub expect_properties: BTreeMap<String, Option<String>>,
 }
 
 /// `null` is `Some(None)`, a value is `Some(Some(v))`, absence (serde default) is `None`.

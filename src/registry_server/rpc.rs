@@ -16,7 +16,7 @@ use crate::domain::RequestContext;
 use crate::metrics::{static_histogram, REGISTRY_RPC_DURATION};
 
 /// Every command the registry serves.
-pub const COMMANDS: [&str; 18] = [
+pub const COMMANDS: [&str; 22] = [
     ImageCreate::COMMAND,
     ImageGet::COMMAND,
     ImageGetAll::COMMAND,
@@ -34,6 +34,10 @@ pub const COMMANDS: [&str; 18] = [
     ImageLocationAdd::COMMAND,
     ImageLocationUpdate::COMMAND,
     ImageLocationDelete::COMMAND,
+    TaskCreate::COMMAND,
+    TaskGet::COMMAND,
+    TaskUpdate::COMMAND,
+    TaskGetAll::COMMAND,
     Health::COMMAND,
 ];
 
@@ -271,6 +275,25 @@ async fn dispatch(
                 .image_location_delete(ctx, &a.image_id, a.location_id, a.status)
                 .await;
             reply::<ImageLocationDelete>(result)
+        }
+        TaskCreate::COMMAND => {
+            let a: TaskCreate = args(kwargs)?;
+            reply::<TaskCreate>(db.task_create(ctx, a.values).await)
+        }
+        TaskGet::COMMAND => {
+            let a: TaskGet = args(kwargs)?;
+            reply::<TaskGet>(db.task_get(ctx, &a.task_id).await)
+        }
+        TaskUpdate::COMMAND => {
+            let a: TaskUpdate = args(kwargs)?;
+            let result = db
+                .task_update(ctx, &a.task_id, a.values, a.from_status)
+                .await;
+            reply::<TaskUpdate>(result)
+        }
+        TaskGetAll::COMMAND => {
+            let a: TaskGetAll = args(kwargs)?;
+            reply::<TaskGetAll>(db.task_get_all(ctx, &a.query).await)
         }
         Health::COMMAND => {
             let _: Health = args(kwargs)?;

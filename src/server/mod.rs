@@ -70,14 +70,23 @@ pub async fn start(
     };
     metrics::record_build_info("glance-api", settings.data_access.mode.as_str());
     let store = Arc::new(Store::open(&settings.store.path).map_err(StartError::Store)?);
+    let staging = Arc::new(Store::open(&settings.import.staging_path).map_err(StartError::Store)?);
     crate::recovery::spawn(
         db.clone(),
         store.clone(),
+        staging.clone(),
         settings.store.stale_upload_seconds,
     );
+    let importer = Arc::new(crate::import::Importer::new(
+        db.clone(),
+        store.clone(),
+        staging,
+        settings.clone(),
+    ));
     let state = web::Data::new(AppState {
         db,
         store,
+        importer,
         settings: settings.clone(),
         tokens,
         keystone,

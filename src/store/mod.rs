@@ -3,6 +3,7 @@
 //! reader never sees a partial image. Data is streamed both ways in bounded chunks: an image
 //! is never held in memory.
 
+pub mod ingest;
 pub mod inspect;
 
 use std::io;

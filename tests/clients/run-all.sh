@@ -93,6 +93,7 @@ start_api() {
     env -u GLANCE_CONFIG RUST_LOG=warn \
         GLANCE__SERVER__BIND="127.0.0.1:$port" \
         GLANCE__STORE__PATH="$dir/images" \
+        GLANCE__IMPORT__STAGING_PATH="$dir/staging" \
         GLANCE__AUTH__MODE=static-tokens \
         GLANCE__AUTH__TOKENS_FILE="$tokens_file" \
         "$@" "$bin/glance-api" >"$dir/api.log" 2>&1 &

@@ -25,6 +25,7 @@ async fn create(server: &ApiProcess, name: &str, disk_format: &str) -> String {
 /// Drive some traffic of every kind the rules look at, and an upload inspection refuses.
 async fn traffic(server: &ApiProcess) {
     let client = &server.client;
+    crate::api::metrics::import_one(client, &server.base).await;
     for i in 0..20 {
         let id = create(server, &format!("p{i}"), "raw").await;
         client

@@ -229,6 +229,8 @@ pub async fn update(
 ) -> DaResult<Image> {
     let txn = client.transaction().await.map_err(pg_error)?;
     let current = load_mutable(&txn, ctx, image_id).await?;
+    // The image row is locked: its properties cannot change before this commits.
+    crate::data_access::sql::check_expected_properties(&values, &current.properties)?;
     let now = now();
     let conflict = |current: ImageStatus| {
         let next = values.status.map_or("None", ImageStatus::as_str);

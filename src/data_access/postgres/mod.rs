@@ -10,6 +10,7 @@ mod children;
 mod images;
 mod params;
 mod rows;
+mod tasks;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -30,7 +31,8 @@ use super::{DaResult, DataAccess, DataAccessError, Mode, PoolStatus};
 use crate::config::{redact_url, Settings};
 use crate::domain::{
     Image, ImageChanges, ImageQuery, ImageStatus, Location, LocationStatus, Member, MemberChanges,
-    MemberQuery, NewImage, NewLocation, NewMember, RequestContext,
+    MemberQuery, NewImage, NewLocation, NewMember, NewTask, RequestContext, Task, TaskChanges,
+    TaskQuery, TaskStatus,
 };
 
 /// Fewer connections than this starve concurrent requests that each hold one briefly.
@@ -638,6 +640,44 @@ impl DataAccess for PostgresDataAccess {
         self.bounded(async {
             let mut client = self.client().await?;
             children::location_delete(&mut client, ctx, image_id, location_id, status).await
+        })
+        .await
+    }
+
+    async fn task_create(&self, ctx: &RequestContext, values: NewTask) -> DaResult<Task> {
+        self.bounded(async {
+            let mut client = self.client().await?;
+            tasks::create(&mut client, ctx, values).await
+        })
+        .await
+    }
+
+    async fn task_get(&self, ctx: &RequestContext, task_id: &str) -> DaResult<Task> {
+        self.bounded(async {
+            let client = self.client().await?;
+            tasks::get(&client, ctx, task_id).await
+        })
+        .await
+    }
+
+    async fn task_update(
+        &self,
+        ctx: &RequestContext,
+        task_id: &str,
+        values: TaskChanges,
+        from_status: Option<TaskStatus>,
+    ) -> DaResult<Task> {
+        self.bounded(async {
+            let mut client = self.client().await?;
+            tasks::update(&mut client, ctx, task_id, values, from_status).await
+        })
+        .await
+    }
+
+    async fn task_get_all(&self, ctx: &RequestContext, query: &TaskQuery) -> DaResult<Vec<Task>> {
+        self.bounded(async {
+            let client = self.client().await?;
+            tasks::get_all(&client, ctx, query).await
         })
         .await
     }

@@ -240,6 +240,9 @@ pub fn update(
     from_state: Option<ImageStatus>,
 ) -> DaResult<Image> {
     let current = mutable_image(tx, ctx, image_id)?;
+    // The writer's IMMEDIATE transaction holds every other writer off: checked here, the
+    // properties cannot change before this update commits.
+    sql::check_expected_properties(&values, &current.properties)?;
     let now = rows::now();
     let now_text = ts_text(&now);
 

@@ -9,6 +9,7 @@ mod locations;
 mod members;
 mod rows;
 mod tags;
+mod tasks;
 mod workers;
 
 use std::path::{Path, PathBuf};
@@ -24,7 +25,8 @@ use super::{glance_schema, DaResult, DataAccess, DataAccessError, Mode};
 use crate::config::Settings;
 use crate::domain::{
     Image, ImageChanges, ImageQuery, ImageStatus, Location, LocationStatus, Member, MemberChanges,
-    MemberQuery, NewImage, NewLocation, NewMember, RequestContext,
+    MemberQuery, NewImage, NewLocation, NewMember, NewTask, RequestContext, Task, TaskChanges,
+    TaskQuery, TaskStatus,
 };
 
 mod embedded {
@@ -446,6 +448,38 @@ impl DataAccess for SqliteDataAccess {
     ) -> DaResult<()> {
         let (ctx, id) = (ctx.clone(), image_id.to_string());
         self.transaction(move |tx| locations::delete(tx, &ctx, &id, location_id, status))
+            .await
+    }
+
+    async fn task_create(&self, ctx: &RequestContext, values: NewTask) -> DaResult<Task> {
+        let ctx = ctx.clone();
+        self.transaction(move |tx| tasks::create(tx, &ctx, values))
+            .await
+    }
+
+    async fn task_get(&self, ctx: &RequestContext, task_id: &str) -> DaResult<Task> {
+        let (ctx, id) = (ctx.clone(), task_id.to_string());
+        self.workers
+            .read(move |conn| tasks::get(conn, &ctx, &id))
+            .await
+    }
+
+    async fn task_update(
+        &self,
+        ctx: &RequestContext,
+        task_id: &str,
+        values: TaskChanges,
+        from_status: Option<TaskStatus>,
+    ) -> DaResult<Task> {
+        let (ctx, id) = (ctx.clone(), task_id.to_string());
+        self.transaction(move |tx| tasks::update(tx, &ctx, &id, values, from_status))
+            .await
+    }
+
+    async fn task_get_all(&self, ctx: &RequestContext, query: &TaskQuery) -> DaResult<Vec<Task>> {
+        let (ctx, query) = (ctx.clone(), query.clone());
+        self.workers
+            .read(move |conn| tasks::get_all(conn, &ctx, &query))
             .await
     }
 }

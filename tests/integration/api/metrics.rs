@@ -41,10 +41,11 @@ pub(crate) fn not_in_this_scrape(mode: TestMode) -> Vec<(&'static str, &'static 
     absent
 }
 
-/// Create, upload, show, list, download, a 404, an upload refused by content inspection:
-/// every kind of request the dashboards chart.
+/// Create, upload, show, list, download, a 404, an upload refused by content inspection, an
+/// import: every kind of request the dashboards chart.
 async fn traffic(api: &ApiProcess) {
     let client = &api.client;
+    import_one(client, &api.base).await;
     let body =
         serde_json::json!({"name": "liar", "disk_format": "qcow2", "container_format": "bare"});
     let created = client
@@ -105,6 +106,49 @@ async fn traffic(api: &ApiProcess) {
             .expect("404");
         assert_eq!(missing.status(), 404);
     }
+}
+
+/// One glance-direct import through to `active` (the import metrics).
+pub(crate) async fn import_one(client: &reqwest::Client, base: &str) {
+    let body = serde_json::json!({"name": "imp", "disk_format": "raw", "container_format": "bare"});
+    let created = client
+        .post(format!("{base}/v2/images"))
+        .json(&body)
+        .send()
+        .await
+        .expect("create");
+    let image: serde_json::Value = created.json().await.expect("json");
+    let id = image["id"].as_str().expect("id").to_string();
+    let staged = client
+        .put(format!("{base}/v2/images/{id}/stage"))
+        .header("content-type", "application/octet-stream")
+        .body(vec![7u8; 4096])
+        .send()
+        .await
+        .expect("stage");
+    assert_eq!(staged.status(), 204);
+    let imported = client
+        .post(format!("{base}/v2/images/{id}/import"))
+        .json(&serde_json::json!({"method": {"name": "glance-direct"}}))
+        .send()
+        .await
+        .expect("import");
+    assert_eq!(imported.status(), 202);
+    for _ in 0..200 {
+        let shown: serde_json::Value = client
+            .get(format!("{base}/v2/images/{id}"))
+            .send()
+            .await
+            .expect("show")
+            .json()
+            .await
+            .expect("json");
+        if shown["status"] == "active" {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("import of {id} did not finish");
 }
 
 /// The metric families a `/metrics` answer declares.

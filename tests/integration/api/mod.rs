@@ -9,6 +9,7 @@ mod image_inspection;
 mod images;
 mod images_list;
 mod images_patch;
+mod import;
 mod keystone;
 mod members;
 pub(crate) mod metrics;

@@ -8,6 +8,7 @@ pub mod process;
 pub mod server;
 #[cfg(feature = "direct-sqlite")]
 pub mod sqlite;
+pub mod web_source;
 
 use std::any::Any;
 use std::sync::Arc;

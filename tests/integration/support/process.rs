@@ -74,6 +74,7 @@ impl ApiProcess {
                 format!("sqlite:///{}", dir.path().join("glance.db").display()),
             )
             .env("GLANCE__STORE__PATH", dir.path().join("images"))
+            .env("GLANCE__IMPORT__STAGING_PATH", dir.path().join("staging"))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         // A build without SQLite serves from a fresh PostgreSQL database instead.

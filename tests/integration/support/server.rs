@@ -49,6 +49,7 @@ impl TestServer {
             }
         }
         settings.store.path = dir.path().join("images").display().to_string();
+        settings.import.staging_path = dir.path().join("staging").display().to_string();
         settings.server.workers = 2;
         tweak(&mut settings);
         let registry = proxy_if_requested(&mut settings).await;

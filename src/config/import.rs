@@ -1,0 +1,116 @@
+//! Interoperable import: `[import]` (Glance's `enabled_import_methods` and `node_staging_uri`)
+//! and `[import_filtering]` (Glance's `[import_filtering_opts]`, which web-download obeys).
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// The import methods Glance knows; `enabled_methods` may name only these.
+pub const KNOWN_METHODS: [&str; 4] = [
+    "glance-direct",
+    "web-download",
+    "copy-image",
+    "glance-download",
+];
+
+/// The methods this build carries out. Others may be configured (Glance's default list has
+/// copy-image) but are neither advertised nor accepted (docs/compatibility.md).
+pub const IMPLEMENTED_METHODS: [&str; 2] = ["glance-direct", "web-download"];
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ImportSettings {
+    /// Glance's `enabled_import_methods`.
+    pub enabled_methods: Vec<String>,
+    /// Where `PUT /stage` keeps data until its import (Glance's `node_staging_uri`). Nodes
+    /// behind one endpoint share it (a shared filesystem), so an import may reach any node.
+    pub staging_path: String,
+}
+
+impl ImportSettings {
+    pub fn defaults() -> Self {
+        Self {
+            enabled_methods: ["glance-direct", "web-download", "copy-image"]
+                .map(String::from)
+                .to_vec(),
+            staging_path: "var/staging".to_string(),
+        }
+    }
+
+    /// The enabled methods this build carries out, in the configured order: what
+    /// `/v2/info/import` and `OpenStack-image-import-methods` advertise.
+    pub fn available_methods(&self) -> Vec<&str> {
+        self.enabled_methods
+            .iter()
+            .map(String::as_str)
+            .filter(|m| IMPLEMENTED_METHODS.contains(m))
+            .collect()
+    }
+
+    pub fn is_available(&self, method: &str) -> bool {
+        self.available_methods().contains(&method)
+    }
+}
+
+/// Glance's `[import_filtering_opts]` (names and defaults of
+/// `glance/async_/flows/_internal_plugins/__init__.py`). Where an allowed list is set, its
+/// disallowed twin is ignored, as in Glance.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ImportFilteringSettings {
+    pub allowed_schemes: Vec<String>,
+    pub disallowed_schemes: Vec<String>,
+    pub allowed_hosts: Vec<String>,
+    pub disallowed_hosts: Vec<String>,
+    #[serde(deserialize_with = "ports")]
+    pub allowed_ports: Vec<u16>,
+    #[serde(deserialize_with = "ports")]
+    pub disallowed_ports: Vec<u16>,
+}
+
+impl ImportFilteringSettings {
+    pub fn defaults() -> Self {
+        Self {
+            allowed_schemes: vec!["http".into(), "https".into()],
+            disallowed_schemes: Vec::new(),
+            allowed_hosts: Vec::new(),
+            disallowed_hosts: Vec::new(),
+            allowed_ports: vec![80, 443],
+            disallowed_ports: Vec::new(),
+        }
+    }
+}
+
+/// Ports as TOML integers, or as the strings an environment list gives (`"80,8080"`).
+fn ports<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u16>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Port {
+        Number(u16),
+        Text(String),
+    }
+    Vec::<Port>::deserialize(deserializer)?
+        .into_iter()
+        .map(|port| match port {
+            Port::Number(n) => Ok(n),
+            Port::Text(text) => text
+                .trim()
+                .parse::<u16>()
+                .map_err(|_| serde::de::Error::custom(format!("{text:?} is not a port number"))),
+        })
+        .collect()
+}
+
+/// Refuse method names Glance does not know (a typo would silently disable a method).
+pub fn validate(import: &ImportSettings) -> Result<(), String> {
+    for method in &import.enabled_methods {
+        if !KNOWN_METHODS.contains(&method.as_str()) {
+            return Err(format!(
+                "import.enabled_methods: unknown method {method:?} (known: {})",
+                KNOWN_METHODS.join(", ")
+            ));
+        }
+    }
+    if import.staging_path.trim().is_empty() {
+        return Err("import.staging_path must name a folder".into());
+    }
+    Ok(())
+}

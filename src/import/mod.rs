@@ -1,0 +1,385 @@
+//! Interoperable import, carried out in the API process (Glance's `api_image_import` flow,
+//! `glance/async_/flows/api_image_import.py`): the task moves `pending → processing →
+//! success | failure`, the image `uploading | queued → importing → active`, or back to
+//! `queued` on failure. The image's `os_glance_import_task` property is the lock: every change
+//! the job makes is a compare-and-set on it and on the image status, so a job whose lock was
+//! taken over (by an admin after it stalled, or by recovery after its node died) stops
+//! without touching the image again.
+//!
+//! Data goes through `store::ingest` like an upload: digests, size cap, inspection. A dead
+//! job leaves its image `importing` with a stale `updated_at`; `recovery` puts it back to
+//! `queued` and fails the task.
+
+pub mod filter;
+pub mod web_download;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::json;
+
+use crate::config::Settings;
+use crate::data_access::{DataAccess, DataAccessError};
+use crate::domain::{
+    ImageChanges, ImageStatus, LocationStatus, NewLocation, RequestContext, TaskChanges, TaskStatus,
+};
+use crate::store::ingest::{ingest, Formats, IngestError, Rules};
+use crate::store::inspect::Policy;
+use crate::store::Store;
+
+pub use crate::domain::{IMPORT_LOCK_PROPERTY as LOCK_PROPERTY, STALE_TASK_MESSAGE};
+/// Stores being imported to (Glance keeps it, empty, on single-store deployments).
+pub const IMPORTING_PROPERTY: &str = "os_glance_importing_to_stores";
+/// Stores an import failed for.
+pub const FAILED_PROPERTY: &str = "os_glance_failed_import";
+/// The node that staged the data (Glance's `worker_self_reference_url`).
+pub const STAGE_HOST_PROPERTY: &str = "os_glance_stage_host";
+
+/// How long a finished task is kept before it may be purged (Glance's `task_time_to_live`,
+/// 48 hours).
+const TASK_TIME_TO_LIVE: chrono::Duration = chrono::Duration::hours(48);
+
+/// How the data arrives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// From the staging area (`PUT /stage`).
+    GlanceDirect,
+    /// Fetched from a URL that passed the filters (every redirect is checked again).
+    WebDownload { uri: String },
+}
+
+impl Method {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::GlanceDirect => "glance-direct",
+            Self::WebDownload { .. } => "web-download",
+        }
+    }
+}
+
+/// One accepted import request.
+pub struct Job {
+    pub ctx: RequestContext,
+    pub image_id: String,
+    pub task_id: String,
+    pub method: Method,
+}
+
+/// What runs imports: the data access, the image store, the staging area and the settings.
+pub struct Importer {
+    db: Arc<dyn DataAccess>,
+    store: Arc<Store>,
+    staging: Arc<Store>,
+    settings: Arc<Settings>,
+}
+
+/// Why an import failed: the task's message.
+#[derive(Debug)]
+struct Failure(String);
+
+impl From<DataAccessError> for Failure {
+    fn from(err: DataAccessError) -> Self {
+        Self(format!("Error: {err}"))
+    }
+}
+
+impl Importer {
+    pub fn new(
+        db: Arc<dyn DataAccess>,
+        store: Arc<Store>,
+        staging: Arc<Store>,
+        settings: Arc<Settings>,
+    ) -> Self {
+        Self {
+            db,
+            store,
+            staging,
+            settings,
+        }
+    }
+
+    /// The staging area (`import.staging_path`).
+    pub fn staging(&self) -> &Store {
+        &self.staging
+    }
+
+    /// Run the job in the background; the request that started it has its 202 already.
+    pub fn spawn(self: &Arc<Self>, job: Job) {
+        let importer = self.clone();
+        tokio::spawn(async move { importer.run(job).await });
+    }
+
+    async fn run(&self, job: Job) {
+        let started = Instant::now();
+        let method = job.method.name();
+        let outcome = match self.import(&job).await {
+            Ok(bytes) => {
+                crate::metrics::import_finished(method, "success", started.elapsed());
+                log::info!(
+                    "import {} of image {} ({method}): {bytes} bytes",
+                    job.task_id,
+                    job.image_id
+                );
+                self.finish_task(&job, TaskStatus::Success, None).await;
+                return;
+            }
+            Err(Failure(message)) => message,
+        };
+        log::warn!(
+            "import {} of image {} ({method}) failed: {outcome}",
+            job.task_id,
+            job.image_id
+        );
+        crate::metrics::import_finished(method, "failure", started.elapsed());
+        // The task first: a client that sees the image queued again finds the reason.
+        self.finish_task(&job, TaskStatus::Failure, Some(outcome))
+            .await;
+        self.revert(&job).await;
+    }
+
+    /// The flow proper; the bytes imported.
+    async fn import(&self, job: &Job) -> Result<u64, Failure> {
+        let (db, ctx, id) = (&self.db, &job.ctx, job.image_id.as_str());
+        let processing = TaskChanges {
+            status: Some(TaskStatus::Processing),
+            ..TaskChanges::default()
+        };
+        db.task_update(ctx, &job.task_id, processing, Some(TaskStatus::Pending))
+            .await?;
+        let image = db.image_get(ctx, id, false).await?;
+        let from = match job.method {
+            Method::GlanceDirect => ImageStatus::Uploading,
+            Method::WebDownload { .. } => ImageStatus::Queued,
+        };
+        let mut importing = self.locked_changes(job);
+        importing.status = Some(ImageStatus::Importing);
+        importing
+            .set_properties
+            .insert(IMPORTING_PROPERTY.into(), String::new());
+        importing
+            .set_properties
+            .insert(FAILED_PROPERTY.into(), String::new());
+        db.image_update(ctx, id, importing, false, Some(from))
+            .await
+            .map_err(|err| lost_lock(id, err))?;
+        let formats = Formats {
+            disk: image.disk_format.clone().unwrap_or_default(),
+            container: image.container_format.clone().unwrap_or_default(),
+        };
+        let ingested = match &job.method {
+            Method::GlanceDirect => {
+                let staged = self.staging.path_for(id);
+                let size = tokio::fs::metadata(&staged)
+                    .await
+                    .map_err(|err| Failure(format!("staged data of image {id} is gone: {err}")))?
+                    .len();
+                let data = Box::pin(
+                    Store::read_range(&staged, 0, size)
+                        .await
+                        .map_err(|err| Failure(format!("cannot read staged data: {err}")))?,
+                );
+                self.take_in(job, data, Some(size), &formats).await?
+            }
+            Method::WebDownload { uri } => {
+                let body = web_download::open(uri, &self.settings.import_filtering)
+                    .await
+                    .map_err(|err| Failure(err.to_string()))?;
+                self.take_in(job, body.stream, body.length, &formats)
+                    .await?
+            }
+        };
+        let written = ingested.written;
+        let size = written.size;
+        let mut active = self.locked_changes(job);
+        active.status = Some(ImageStatus::Active);
+        active.size = Some(Some(i64::try_from(size).unwrap_or(i64::MAX)));
+        active.virtual_size = Some(
+            ingested
+                .virtual_size
+                .map(|v| i64::try_from(v).unwrap_or(i64::MAX)),
+        );
+        active.checksum = Some(Some(written.md5));
+        active.os_hash_algo = Some(Some("sha512".into()));
+        active.os_hash_value = Some(Some(written.sha512));
+        active.add_locations = vec![NewLocation {
+            url: self.store.url_for(id),
+            metadata: serde_json::Map::new(),
+            status: LocationStatus::Active,
+        }];
+        active.remove_properties = vec![LOCK_PROPERTY.into()];
+        if let Err(err) = db
+            .image_update(ctx, id, active, false, Some(ImageStatus::Importing))
+            .await
+        {
+            // Not ours any more (deleted, or the lock was taken): our data must go.
+            let _ = self.store.delete(id).await;
+            return Err(lost_lock(id, err));
+        }
+        self.remove_staged(id).await;
+        Ok(size)
+    }
+
+    /// Changes guarded by our lock.
+    fn locked_changes(&self, job: &Job) -> ImageChanges {
+        let mut changes = ImageChanges::default();
+        changes
+            .expect_properties
+            .insert(LOCK_PROPERTY.into(), Some(job.task_id.clone()));
+        changes
+    }
+
+    async fn take_in<S, E>(
+        &self,
+        job: &Job,
+        data: S,
+        declared: Option<u64>,
+        formats: &Formats,
+    ) -> Result<crate::store::ingest::Ingested, Failure>
+    where
+        S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let policy = Policy::from(&self.settings.image_format);
+        let rules = Rules {
+            cap: self.settings.limits.image_size_cap,
+            declared,
+            formats,
+            policy: &policy,
+        };
+        let heartbeat =
+            crate::recovery::heartbeat_interval(self.settings.store.stale_upload_seconds);
+        let id = job.image_id.as_str();
+        let result = ingest(
+            &self.store,
+            id,
+            &self.store.path_for(id),
+            data,
+            &rules,
+            heartbeat,
+            || self.touch(job),
+            crate::metrics::bytes_imported,
+        )
+        .await;
+        result.map_err(|err| match err {
+            IngestError::Refused(refusal) => {
+                crate::metrics::upload_refused(refusal.reason);
+                Failure(format!("Image format rejected: {}", refusal.detail))
+            }
+            IngestError::TooLarge => Failure(format!(
+                "The image is larger than image_size_cap ({} bytes)",
+                self.settings.limits.image_size_cap
+            )),
+            other => Failure(other.to_string()),
+        })
+    }
+
+    /// The heartbeat: the image (still importing, still ours) and the task get `updated_at`.
+    async fn touch(&self, job: &Job) -> Result<(), IngestError> {
+        let touched = self
+            .db
+            .image_update(
+                &job.ctx,
+                &job.image_id,
+                self.locked_changes(job),
+                false,
+                Some(ImageStatus::Importing),
+            )
+            .await;
+        match touched {
+            Ok(_) => {}
+            Err(DataAccessError::Conflict(_) | DataAccessError::NotFound(_)) => {
+                return Err(IngestError::Stopped(format!(
+                    "image {} is no longer importing under task {}",
+                    job.image_id, job.task_id
+                )))
+            }
+            Err(err) => log::warn!("cannot touch importing image {}: {err}", job.image_id),
+        }
+        let task = self
+            .db
+            .task_update(
+                &job.ctx,
+                &job.task_id,
+                TaskChanges::default(),
+                Some(TaskStatus::Processing),
+            )
+            .await;
+        if let Err(DataAccessError::Conflict(_) | DataAccessError::NotFound(_)) = task {
+            return Err(IngestError::Stopped(format!(
+                "task {} is no longer processing",
+                job.task_id
+            )));
+        }
+        Ok(())
+    }
+
+    /// After a failure: the image back to `queued` (size cleared, lock dropped) if it is still
+    /// ours, and then its staged data removed (a retry stages again), as Glance's flow reverts.
+    async fn revert(&self, job: &Job) {
+        let id = job.image_id.as_str();
+        for from in [
+            ImageStatus::Importing,
+            ImageStatus::Uploading,
+            ImageStatus::Queued,
+        ] {
+            let mut queued = self.locked_changes(job);
+            queued.status = Some(ImageStatus::Queued);
+            queued.size = Some(None);
+            queued.virtual_size = Some(None);
+            queued.remove_properties = vec![LOCK_PROPERTY.into(), STAGE_HOST_PROPERTY.into()];
+            match self
+                .db
+                .image_update(&job.ctx, id, queued, false, Some(from))
+                .await
+            {
+                Ok(_) => {
+                    self.remove_staged(id).await;
+                    return;
+                }
+                // Another status, or not our lock any more: try the next, then leave it.
+                Err(DataAccessError::Conflict(_)) => continue,
+                Err(err) => {
+                    log::warn!("cannot put image {id} back to queued: {err}");
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn remove_staged(&self, image_id: &str) {
+        if let Err(err) = self.staging.delete(image_id).await {
+            log::warn!("cannot remove staged data of image {image_id}: {err}");
+        }
+    }
+
+    async fn finish_task(&self, job: &Job, status: TaskStatus, message: Option<String>) {
+        let changes = TaskChanges {
+            status: Some(status),
+            result: (status == TaskStatus::Success).then(|| json!({"image_id": job.image_id})),
+            message: Some(message.unwrap_or_default()),
+            expires_at: Some(crate::domain::now() + TASK_TIME_TO_LIVE),
+        };
+        // A failure may come before the task left `pending`.
+        let from = (status == TaskStatus::Success).then_some(TaskStatus::Processing);
+        if let Err(err) = self
+            .db
+            .task_update(&job.ctx, &job.task_id, changes, from)
+            .await
+        {
+            log::warn!("cannot record the end of task {}: {err}", job.task_id);
+        }
+    }
+}
+
+/// A compare-and-set lost during the import: someone else has the image now.
+fn lost_lock(image_id: &str, err: DataAccessError) -> Failure {
+    match err {
+        DataAccessError::Conflict(_) => Failure(format!(
+            "Image {image_id} changed during the import (its status or import lock); aborted"
+        )),
+        DataAccessError::NotFound(_) => Failure(format!(
+            "Image {image_id} was deleted during the import; aborted"
+        )),
+        other => other.into(),
+    }
+}
