@@ -64,3 +64,9 @@ tests/clients/run-all.sh
 # Once per run (not per mode): the Glance 33 venv is cached under ~/.cache/glance-rs/.
 echo "== drop-in: real Glance 33 and glance-api on one database and store (PostgreSQL, SQLite)"
 tests/glance/takeover.sh
+
+# Last, alone: it stops and restarts the shared Keystone (cached tokens through the outage,
+# 503 for new ones, recovery; then really expired tokens with and without X-Service-Token).
+echo "== Keystone restarted under a running glance-api; expired tokens and X-Service-Token"
+require_tests integration keystone_restart
+cargo test --all-features --test integration "$@" -- --ignored keystone_restart

@@ -6,6 +6,7 @@ mod api;
 #[cfg(any(feature = "direct-sqlite", feature = "direct-postgres"))]
 mod conformance;
 mod hostile;
+mod keystone_restart;
 #[cfg(feature = "direct-postgres")]
 mod postgres;
 mod prometheus;

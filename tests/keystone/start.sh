@@ -21,6 +21,7 @@
 #                          local memoization only).  See KEYSTONE.md for times.
 #   KEYSTONE_CACHE=0|1     force it off / on
 #   IMAGE_PORT=9292        port of the image endpoints put in the catalog
+#   KEYSTONE_TOKEN_EXPIRATION=S  token lifetime in seconds (default 3600, Keystone's)
 #
 # What exists afterwards (domain Default everywhere, region RegionOne):
 #   admin/admin       role admin on project admin (keystone-manage bootstrap;
@@ -110,7 +111,8 @@ password_hash_rounds = 4
 
 [token]
 provider = fernet
-# expiration = 3600 (default, seconds)
+# seconds a token lives (Keystone's default 3600; KEYSTONE_TOKEN_EXPIRATION for tests)
+expiration = ${KEYSTONE_TOKEN_EXPIRATION:-3600}
 
 [fernet_tokens]
 key_repository = $RUN/fernet-keys/
