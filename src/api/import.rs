@@ -212,6 +212,9 @@ pub async fn import(
     let image = find_image(&state, &ctx, &image_id).await?;
     check_image_for(&request, &image)?;
     ensure_may_modify(&ctx, &image)?;
+    if request.method == "glance-direct" {
+        ensure_staged_here(&state, &image).await?;
+    }
     let stolen = match image.properties.get(LOCK_PROPERTY) {
         Some(holder) => Some(take_over_stale_lock(&state, &ctx, &image, holder).await?),
         None => None,
@@ -369,6 +372,32 @@ fn check_image_for(request: &ImportRequest, image: &Image) -> Result<(), ApiErro
         ));
     }
     Ok(())
+}
+
+/// Nodes share `import.staging_path` (docs/deployment.md §3), so any node imports what any
+/// node staged. Where they do not, or while the stage is still running, the staged data is not
+/// here: refuse (409) before anything changes, the image staying `uploading` for an import
+/// through the right node, rather than fail the import and lose the stage.
+async fn ensure_staged_here(state: &State, image: &Image) -> Result<(), ApiError> {
+    let staged = state.importer.staging().path_for(&image.id);
+    if tokio::fs::try_exists(&staged).await.unwrap_or(false) {
+        return Ok(());
+    }
+    let host = image
+        .properties
+        .get(STAGE_HOST_PROPERTY)
+        .map_or(String::new(), |host| format!(" (staged through {host})"));
+    log::warn!(
+        "glance-direct import of image {} refused: no staged data in {}{host}; \
+         is import.staging_path shared by every node?",
+        image.id,
+        state.importer.staging().root().display()
+    );
+    Err(ApiError::conflict(format!(
+        "Image {} has no staged data on this node{host}: its stage has not finished, or \
+         import.staging_path is not shared by the API nodes",
+        image.id
+    )))
 }
 
 /// How long an import lock holds without its task moving (Glance: 60 minutes, doubled while

@@ -5,7 +5,8 @@
 
 TOKEN_A and TOKEN_B are member (non-admin) tokens of two different projects, as a
 static-tokens file maps them. Drives the glance CLI (python-glanceclient), openstacksdk and
-the openstack CLI (python-openstackclient), including the two-project sharing flow. Prints
+the openstack CLI (python-openstackclient), including the two-project sharing flow, and
+the interoperable import with each (import_checks.py; $GLANCE_TEST_SOURCE_PORT). Prints
 each step; stops at the first failure with exit status 1; ends with "N passed, 0 failed".
 Run it with the Python of the venv that has the clients (tests/clients/run.sh does).
 """
@@ -22,6 +23,8 @@ import time
 import traceback
 import uuid
 import urllib.request
+
+from import_checks import import_checks
 
 RUN = uuid.uuid4().hex[:8]  # names and tags unique to this run, so reruns do not collide
 SIZE = 3 * 1024 * 1024  # > 1 MiB: glanceclient sends 1 MiB chunks (chunked transfer encoding)
@@ -448,6 +451,7 @@ def main():
             project_a = glance_cli(s, data, md5, project_b)
             openstacksdk_checks(s, data, md5, project_a, project_b)
             openstack_cli(s, data, project_b)
+            import_checks(s, data, md5, RUN, properties)
         except Exception as err:  # any client exception is a failed step
             if not isinstance(err, StepFailed):
                 traceback.print_exc()

@@ -49,6 +49,10 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# The port of the loopback HTTP server the web-download checks fetch from (import_checks.py
+# starts it); every glance-api here allows it in import_filtering.allowed_ports.
+export GLANCE_TEST_SOURCE_PORT=$(free_port)
+
 # Random tokens for two member projects, in a static-tokens file.
 token_a="a-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
 token_b="b-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
@@ -94,6 +98,7 @@ start_api() {
         GLANCE__SERVER__BIND="127.0.0.1:$port" \
         GLANCE__STORE__PATH="$dir/images" \
         GLANCE__IMPORT__STAGING_PATH="$dir/staging" \
+        GLANCE__IMPORT_FILTERING__ALLOWED_PORTS="80,443,$GLANCE_TEST_SOURCE_PORT" \
         GLANCE__AUTH__MODE=static-tokens \
         GLANCE__AUTH__TOKENS_FILE="$tokens_file" \
         "$@" "$bin/glance-api" >"$dir/api.log" 2>&1 &

@@ -58,6 +58,7 @@ stop_glance() { "$here/stop.sh" >/dev/null; }
 
 start_ours() { # MODE URL STORE PORT
     GLANCE__DATA_ACCESS__MODE="$1" GLANCE__DATABASE__URL="$2" GLANCE__STORE__PATH="$3" \
+    GLANCE__IMPORT__STAGING_PATH="$work/staging" \
     GLANCE__SERVER__BIND="127.0.0.1:$4" GLANCE__AUTH__MODE=trusted-auth RUST_LOG=warn \
         "$bin" >"$work/ours.log" 2>&1 &
     ours_pid=$!

@@ -5,12 +5,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 
 use super::{
     assert_seeds_intact, assert_settled, assert_store_matches, create, download, list_all,
-    partial_files, seed, show, start_trusted, upload, IDENTITY,
+    partial_files, seed, show, stalled_put, start_trusted, upload, IDENTITY,
 };
 use crate::support::process::ApiProcess;
 
@@ -34,23 +32,6 @@ async fn start_on(dir: &Path) -> ApiProcess {
     .await
 }
 
-/// Start an upload that declares 8 MiB, sends 1 MiB and then keeps the connection open.
-async fn stalled_upload(addr: &str, id: &str) -> TcpStream {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    let mut head = format!(
-        "PUT /v2/images/{id}/file HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n\
-         Content-Length: {}\r\n",
-        8 << 20
-    );
-    for (name, value) in IDENTITY {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).await.expect("head");
-    stream.write_all(&vec![5u8; 1 << 20]).await.expect("body");
-    stream
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_uploads_and_patches_recovers() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -68,7 +49,7 @@ async fn kill_9_during_uploads_and_patches_recovers() {
     let addr = first.base.trim_start_matches("http://").to_string();
     let mut streams = Vec::new();
     for id in &interrupted {
-        streams.push(stalled_upload(&addr, id).await);
+        streams.push(stalled_put(&addr, &format!("/v2/images/{id}/file")).await);
     }
     // PATCHes in flight at the moment of the kill, one at a time: each acknowledged one
     // (200) must survive it; the one cut off may or may not have been stored.
@@ -197,7 +178,7 @@ async fn live_stalled_upload_is_not_reset_by_another_node() {
     let body = json!({"name": "slow", "disk_format": "raw", "container_format": "bare"});
     let id = create(&uploader, body).await;
     let addr = uploader.base.trim_start_matches("http://").to_string();
-    let stream = stalled_upload(&addr, &id).await;
+    let stream = stalled_put(&addr, &format!("/v2/images/{id}/file")).await;
     tokio::time::sleep(Duration::from_secs(STALE_SECONDS * 2 + 1)).await;
     assert_eq!(show(&other, &id).await["status"], "saving");
     assert_eq!(partial_files(&dir.path().join("images")).len(), 1);

@@ -4,6 +4,7 @@
 //! existed before is intact, no partial file is in the store and no image is left `saving`.
 
 mod crash;
+pub mod import_crash;
 mod inputs;
 mod wire;
 
@@ -39,11 +40,29 @@ pub async fn start_trusted_in_test_mode(extra: &[(&str, String)]) -> ApiProcess 
     ApiProcess::start_in_test_mode(&env).await
 }
 
-fn with_identity(builder: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+pub fn with_identity(builder: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
     IDENTITY
         .iter()
         .fold(builder, |b, (name, value)| b.header(*name, *value))
         .timeout(Duration::from_secs(30))
+}
+
+/// Start a PUT of `path` that declares 8 MiB, sends 1 MiB and then keeps the connection open.
+pub async fn stalled_put(addr: &str, path: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let mut head = format!(
+        "PUT {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n\
+         Content-Length: {}\r\n",
+        8 << 20
+    );
+    for (name, value) in IDENTITY {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.expect("head");
+    stream.write_all(&vec![5u8; 1 << 20]).await.expect("body");
+    stream
 }
 
 pub async fn create(api: &ApiProcess, body: Value) -> String {

@@ -12,12 +12,16 @@ use crate::support::postgres::fresh_database;
 use crate::support::server::identity;
 
 /// The example file, with the host-specific values replaced the way an operator would (env).
-fn example_settings(database_url: &str, store: &Path) -> Settings {
+fn example_settings(database_url: &str, store: &Path, staging: &Path) -> Settings {
     let file =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("config/glance-api.postgres.example.toml");
     let env = [
         ("GLANCE__DATABASE__URL", database_url.to_string()),
         ("GLANCE__STORE__PATH", store.display().to_string()),
+        (
+            "GLANCE__IMPORT__STAGING_PATH",
+            staging.display().to_string(),
+        ),
         ("GLANCE__METRICS__BIND", String::new()),
         ("GLANCE__SERVER__PUBLIC_ENDPOINT", String::new()),
         ("GLANCE__SERVER__WORKERS", "2".to_string()),
@@ -47,7 +51,8 @@ async fn start_node(settings: &Settings) -> String {
 async fn two_api_nodes_share_one_database_and_store() {
     let (url, _guard) = fresh_database().await;
     let store = tempfile::tempdir().expect("store dir");
-    let settings = example_settings(&url, store.path());
+    let staging = tempfile::tempdir().expect("staging dir");
+    let settings = example_settings(&url, store.path(), staging.path());
     let node_a = start_node(&settings).await;
     let node_b = start_node(&settings).await;
     let client = reqwest::Client::new();

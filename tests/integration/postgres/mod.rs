@@ -5,6 +5,7 @@ mod api_concurrency;
 mod api_faults;
 mod concurrency;
 mod deployment;
+mod import_nodes;
 mod plans;
 mod schema;
 mod unavailable;
