@@ -167,6 +167,11 @@ def main():
                     assert status == 200, (caller[0], name, size, status, body[:300])
                     doc = json.loads(body)
                     counts.setdefault((caller[0], name), {})[size] = len(doc.get("images", [doc]))
+        # One short unmeasured pass: every server and database connection warm before the rounds.
+        for caller in CALLERS:
+            for _, path in cases:
+                for size in sizes:
+                    wrk_as(bases[size] + path.format(marker=markers[size]), caller, 1, args.connections)
         runs = {}
         for _ in range(args.rounds):
             for caller in CALLERS:

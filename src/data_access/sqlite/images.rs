@@ -6,7 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::rows::{self, from_sqlite, ts_text};
 use super::{locations, tags};
-use crate::data_access::sql::{self, Dialect, SqlBuilder};
+use crate::data_access::sql::{self, Dialect, SqlBuilder, Statement};
 use crate::data_access::{DaResult, DataAccessError};
 use crate::domain::policy::{is_image_mutable, is_image_visible};
 use crate::domain::{
@@ -72,6 +72,24 @@ pub fn get(
     visible_image(conn, ctx, image_id, force_show_deleted)
 }
 
+/// The statement `get_all` runs for `query` after `marker` (already fetched and visible).
+pub fn list_statement(
+    ctx: &RequestContext,
+    query: &ImageQuery,
+    marker: Option<&Image>,
+) -> DaResult<Statement> {
+    let mut b = SqlBuilder::new(Dialect::Sqlite);
+    // Pick and sort the page's rows first, then aggregate the children of those rows only:
+    // SQLite computes every result column before sorting, so the plain form would build the
+    // aggregates of every matching image, not just of the page.
+    rows::push_image_columns(&mut b, ctx);
+    b.sql(" FROM (SELECT * FROM images");
+    sql::push_image_list_tail(&mut b, ctx, query, marker)?;
+    b.sql(") AS images");
+    sql::push_order_by(&mut b, &sql::sort_with_tie_breakers(&query.sort));
+    Ok(b.finish())
+}
+
 pub fn get_all(
     conn: &Connection,
     ctx: &RequestContext,
@@ -87,16 +105,8 @@ pub fn get_all(
         },
         None => None,
     };
-    let mut b = SqlBuilder::new(Dialect::Sqlite);
-    // Pick and sort the page's rows first, then aggregate the children of those rows only:
-    // SQLite computes every result column before sorting, so the plain form would build the
-    // aggregates of every matching image, not just of the page.
-    rows::push_image_columns(&mut b, ctx);
-    b.sql(" FROM (SELECT * FROM images");
-    sql::push_image_list_tail(&mut b, ctx, query, marker.as_ref())?;
-    b.sql(") AS images");
-    sql::push_order_by(&mut b, &sql::sort_with_tie_breakers(&query.sort));
-    let found = rows::query_all(conn, b.finish(), rows::image_from_row)?;
+    let statement = list_statement(ctx, query, marker.as_ref())?;
+    let found = rows::query_all(conn, statement, rows::image_from_row)?;
     Ok(found
         .into_iter()
         .map(|(image, _)| hide_locations(ctx, image))

@@ -485,4 +485,6 @@ impl DataAccess for SqliteDataAccess {
 }
 
 #[cfg(test)]
+mod plans;
+#[cfg(test)]
 mod tests;

@@ -11,11 +11,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::domain::{
-    CmpOp, Image, ImageColumn, ImageFilters, ImageQuery, RequestContext, SortDir, SortKey,
-    Timestamp, ValueMatch, Visibility, VisibilityFilter,
+    CmpOp, Image, ImageColumn, ImageFilters, ImageQuery, RequestContext, Timestamp, ValueMatch,
+    Visibility, VisibilityFilter,
 };
 
 use super::DataAccessError;
+
+mod keyset;
+
+use keyset::push_marker;
+pub use keyset::{push_order_by, sort_with_tie_breakers};
 
 /// A statement parameter, typed after the column it is compared with.
 #[derive(Clone, Debug, PartialEq)]
@@ -106,6 +111,20 @@ impl SqlBuilder {
         }
     }
 
+    /// Append a column of few distinct values (`images.deleted`, `os_hidden`,
+    /// `visibility`) to compare. SQLite reads it as `+column`, out of reach of the column's index:
+    /// a deployment's SQLite database has no statistics (nothing runs ANALYZE), and without them
+    /// SQLite takes an equality on any indexed column for a selective one, reads every live or
+    /// every public image by that index and sorts them all for a page of 20. Kept out, the page
+    /// is read in order from the list indexes (schema version 5) and the column is checked on
+    /// the rows walked. PostgreSQL has statistics and picks by them.
+    pub fn few_valued(&mut self, column: &str) -> &mut Self {
+        match self.dialect {
+            Dialect::Sqlite => self.sql("+").sql(column),
+            Dialect::Postgres => self.sql(column),
+        }
+    }
+
     /// Append the dialect's literal for a fixed boolean.
     pub fn bool_literal(&mut self, value: bool) -> &mut Self {
         let literal = self.dialect.bool_literal(value);
@@ -117,27 +136,6 @@ impl SqlBuilder {
     }
 }
 
-/// The sort keys with Glance's `created_at`, `id` tie-breakers appended when missing. The
-/// tie-breakers take the direction of the keys when they all agree (one `sort_dir` for every
-/// key, as `sort_key=a&sort_key=b&sort_dir=asc` gives), else `desc`, as in Glance.
-pub fn sort_with_tie_breakers(sort: &[(SortKey, SortDir)]) -> Vec<(SortKey, SortDir)> {
-    let mut keys: Vec<(SortKey, SortDir)> = if sort.is_empty() {
-        vec![(SortKey::CreatedAt, SortDir::Desc)]
-    } else {
-        sort.to_vec()
-    };
-    let default_dir = match keys.first() {
-        Some((_, first)) if keys.iter().all(|(_, dir)| dir == first) => *first,
-        _ => SortDir::Desc,
-    };
-    for tie_breaker in [SortKey::CreatedAt, SortKey::Id] {
-        if !keys.iter().any(|(key, _)| *key == tie_breaker) {
-            keys.push((tie_breaker, default_dir));
-        }
-    }
-    keys
-}
-
 /// Append ` WHERE … ORDER BY … LIMIT …` for `image_get_all` to a builder that already holds
 /// `SELECT … FROM images`. `marker` is the marker image, already fetched and checked visible
 /// by the caller (unknown or invisible marker → `NotFound` there).
@@ -147,7 +145,9 @@ pub fn push_image_list_tail(
     query: &ImageQuery,
     marker: Option<&Image>,
 ) -> Result<(), DataAccessError> {
-    b.sql(" WHERE images.deleted = ")
+    b.sql(" WHERE ")
+        .few_valued("images.deleted")
+        .sql(" = ")
         .bool_literal(false)
         .sql(" AND images.status <> 'killed'");
     push_scope(b, ctx, query);
@@ -161,20 +161,6 @@ pub fn push_image_list_tail(
         b.sql(" LIMIT ").limit(limit);
     }
     Ok(())
-}
-
-/// Append ` ORDER BY` the sort keys (with their tie-breakers) of the `images` rows, as the
-/// expressions the marker compares (`push_sort_expr`), so that pages and markers agree on where
-/// NULLs go and the list indexes (schema version 5) serve both.
-pub fn push_order_by(b: &mut SqlBuilder, sort: &[(SortKey, SortDir)]) {
-    b.sql(" ORDER BY ");
-    for (i, (key, dir)) in sort.iter().enumerate() {
-        if i > 0 {
-            b.sql(", ");
-        }
-        push_sort_expr(b, *key);
-        b.sql(" ").sql(dir.sql());
-    }
 }
 
 /// Which images the caller may list (§4.2): admins all; others public and community images,
@@ -201,12 +187,16 @@ fn push_scope(b: &mut SqlBuilder, ctx: &RequestContext, query: &ImageQuery) {
     match (query.filters.visibility, project) {
         (Some(VisibilityFilter::All), _) => {}
         (Some(VisibilityFilter::Only(visibility)), _) => {
-            b.sql(" AND images.visibility = ")
+            b.sql(" AND ")
+                .few_valued("images.visibility")
+                .sql(" = ")
                 .param(SqlParam::Visibility(visibility));
         }
         // Community images are listed by default only to their owner.
         (None, None) => {
-            b.sql(" AND images.visibility <> ")
+            b.sql(" AND ")
+                .few_valued("images.visibility")
+                .sql(" <> ")
                 .param(SqlParam::Visibility(Visibility::Community));
         }
         (None, Some(project)) => {
@@ -222,7 +212,9 @@ fn push_scope(b: &mut SqlBuilder, ctx: &RequestContext, query: &ImageQuery) {
 /// A non-admin's scope: public and community images, its project's images, and shared images
 /// with a live member row for its project in the wanted member status.
 fn push_visible(b: &mut SqlBuilder, project: Option<&str>, query: &ImageQuery) {
-    b.sql(" AND (images.visibility IN (")
+    b.sql(" AND (")
+        .few_valued("images.visibility")
+        .sql(" IN (")
         .param(SqlParam::Visibility(Visibility::Public))
         .sql(", ")
         .param(SqlParam::Visibility(Visibility::Community))
@@ -230,12 +222,16 @@ fn push_visible(b: &mut SqlBuilder, project: Option<&str>, query: &ImageQuery) {
     if let Some(project) = project {
         b.sql(" OR images.owner = ")
             .param(SqlParam::Text(project.to_string()))
-            .sql(" OR (images.visibility = ")
+            .sql(" OR (")
+            .few_valued("images.visibility")
+            .sql(" = ")
             .param(SqlParam::Visibility(Visibility::Shared))
             .sql(
                 " AND EXISTS (SELECT 1 FROM image_members \
-                 WHERE image_members.image_id = images.id AND image_members.deleted = ",
+                 WHERE image_members.image_id = images.id AND ",
             )
+            .few_valued("image_members.deleted")
+            .sql(" = ")
             .bool_literal(false)
             .sql(" AND image_members.member = ")
             .param(SqlParam::Text(project.to_string()));
@@ -260,7 +256,9 @@ fn push_owned_or_member(b: &mut SqlBuilder, project: &str, query: &ImageQuery) {
              WHERE image_members.member = ",
         )
         .param(SqlParam::Text(project.to_string()))
-        .sql(" AND image_members.deleted = ")
+        .sql(" AND ")
+        .few_valued("image_members.deleted")
+        .sql(" = ")
         .bool_literal(false);
     if let Some(status) = query.member_status.status() {
         b.sql(" AND image_members.status = ")
@@ -298,7 +296,10 @@ fn push_filters(b: &mut SqlBuilder, filters: &ImageFilters) -> Result<(), DataAc
         push_comparison(b, "protected", CmpOp::Eq, SqlParam::Bool(protected));
     }
     if let Some(hidden) = filters.os_hidden {
-        push_comparison(b, "os_hidden", CmpOp::Eq, SqlParam::Bool(hidden));
+        b.sql(" AND ")
+            .few_valued("images.os_hidden")
+            .sql(" = ")
+            .param(SqlParam::Bool(hidden));
     }
     for (column, value) in &filters.columns {
         let param = column_param(*column, value)?;
@@ -315,22 +316,35 @@ const TAG_SEMI_JOINS_MAX: usize = 4;
 
 /// Every tag must be on the image: a semi-join per tag for a few tags; past
 /// `TAG_SEMI_JOINS_MAX`, one counting subquery for all of them (PostgreSQL took seconds to
-/// plan 100 `EXISTS` semi-joins).
+/// plan 100 `EXISTS` semi-joins). SQLite, which has no statistics to choose by, gets each
+/// semi-join as a correlated `EXISTS`: a probe of `(image_id, value)` per image walked in
+/// order, so a page costs 20 ÷ the tag's share of images, flat in the catalogue's size (the
+/// `IN` form read every image with the tag and sorted them all). The price: a tag on a
+/// handful of images walks much of the list before its page is full.
 fn push_tag_filters(b: &mut SqlBuilder, tags: &[String]) {
     let tags: BTreeSet<&String> = tags.iter().collect();
     if tags.is_empty() {
         return;
     }
     if tags.len() <= TAG_SEMI_JOINS_MAX {
-        for tag in tags {
-            b.sql(
+        let semi_join = match b.dialect {
+            Dialect::Sqlite => {
+                " AND EXISTS (SELECT 1 FROM image_tags WHERE image_tags.image_id = images.id \
+                 AND image_tags.value = "
+            }
+            Dialect::Postgres => {
                 " AND images.id IN (SELECT image_tags.image_id FROM image_tags \
-                 WHERE image_tags.value = ",
-            )
-            .param(SqlParam::Text(tag.clone()))
-            .sql(" AND image_tags.deleted = ")
-            .bool_literal(false)
-            .sql(")");
+                 WHERE image_tags.value = "
+            }
+        };
+        for tag in tags {
+            b.sql(semi_join)
+                .param(SqlParam::Text(tag.clone()))
+                .sql(" AND ")
+                .few_valued("image_tags.deleted")
+                .sql(" = ")
+                .bool_literal(false)
+                .sql(")");
         }
         return;
     }
@@ -350,10 +364,25 @@ fn push_tag_filters(b: &mut SqlBuilder, tags: &[String]) {
         .param(SqlParam::BigInt(count_param(tags.len())));
 }
 
-/// Every `name = value` must hold for a live property, in one counting subquery (names are
-/// unique per image, so the count reaches the number of filters only if all hold).
+/// Every `name = value` must hold for a live property. PostgreSQL reads them from the row's
+/// own `images.children` (schema version 2, kept by triggers): no probe of
+/// `image_properties` per image walked, which made a property page ~10× dearer than a plain
+/// one at 100k images. SQLite has no such column: one counting subquery (names are unique per
+/// image, so the count reaches the number of filters only if all hold).
 fn push_property_filters(b: &mut SqlBuilder, properties: &BTreeMap<String, String>) {
     if properties.is_empty() {
+        return;
+    }
+    if b.dialect == Dialect::Postgres {
+        for (name, value) in properties {
+            b.sql(
+                " AND (COALESCE(images.children, glance_rs_image_children(images.id)) \
+                 -> 'properties' ->> ",
+            )
+            .param(SqlParam::Text(name.clone()))
+            .sql("::text) = ")
+            .param(SqlParam::Text(value.clone()));
+        }
         return;
     }
     b.sql(
@@ -425,100 +454,6 @@ fn push_comparison(b: &mut SqlBuilder, column: &'static str, op: CmpOp, value: S
         .sql(op.sql())
         .sql(" ")
         .param(value);
-}
-
-/// Keyset paging after the marker row, as Glance's `_paginate_query`: NULL strings compare as
-/// '' and NULL sizes as 0 (on both sides); timestamps are compared as they are.
-///
-/// When every key runs the same way (one `sort_dir`, as the default `created_at desc, id
-/// desc` and `sort=name:asc` are), the condition is one row-value comparison,
-/// `(k1, k2, …) > (m1, m2, …)`, which the database reads as a range of an index on those keys:
-/// the page after a marker deep in the list starts there instead of filtering every earlier
-/// row. With mixed directions it is Glance's OR of prefixes, with the first key's bound
-/// (`k1 >= m1`) beside it so an index on the first key still limits the walk.
-fn push_marker(b: &mut SqlBuilder, sort: &[(SortKey, SortDir)], marker: &Image) {
-    let Some((first_key, first_dir)) = sort.first().copied() else {
-        return;
-    };
-    if sort.iter().all(|(_, dir)| *dir == first_dir) {
-        b.sql(" AND (");
-        for (i, (key, _)) in sort.iter().enumerate() {
-            if i > 0 {
-                b.sql(", ");
-            }
-            push_sort_expr(b, *key);
-        }
-        b.sql(match first_dir {
-            SortDir::Asc => ") > (",
-            SortDir::Desc => ") < (",
-        });
-        for (i, (key, _)) in sort.iter().enumerate() {
-            if i > 0 {
-                b.sql(", ");
-            }
-            b.param(marker_value(*key, marker));
-        }
-        b.sql(")");
-        return;
-    }
-    b.sql(" AND ");
-    push_sort_expr(b, first_key);
-    b.sql(match first_dir {
-        SortDir::Asc => " >= ",
-        SortDir::Desc => " <= ",
-    })
-    .param(marker_value(first_key, marker));
-    b.sql(" AND (");
-    for i in 0..sort.len() {
-        if i > 0 {
-            b.sql(" OR ");
-        }
-        b.sql("(");
-        for (j, (key, dir)) in sort.iter().enumerate().take(i + 1) {
-            if j > 0 {
-                b.sql(" AND ");
-            }
-            push_sort_expr(b, *key);
-            let op = match (j == i, dir) {
-                (false, _) => " = ",
-                (true, SortDir::Asc) => " > ",
-                (true, SortDir::Desc) => " < ",
-            };
-            b.sql(op).param(marker_value(*key, marker));
-        }
-        b.sql(")");
-    }
-    b.sql(")");
-}
-
-/// A sort key as compared and ordered: nullable strings as `COALESCE(…, '')` and the size as
-/// `COALESCE(size, 0)` (Glance's marker semantics; the name form is indexed, schema version
-/// 5); columns that are never NULL as they are, so their indexes apply.
-fn push_sort_expr(b: &mut SqlBuilder, key: SortKey) {
-    match key {
-        SortKey::Size => b.sql("COALESCE(images.size, 0)"),
-        SortKey::CreatedAt | SortKey::UpdatedAt | SortKey::Id | SortKey::Status => {
-            b.sql("images.").sql(key.column())
-        }
-        SortKey::Name | SortKey::ContainerFormat | SortKey::DiskFormat => {
-            b.sql("COALESCE(images.").sql(key.column()).sql(", '')")
-        }
-    };
-}
-
-fn marker_value(key: SortKey, marker: &Image) -> SqlParam {
-    let text = |value: &Option<String>| SqlParam::Text(value.clone().unwrap_or_default());
-    match key {
-        SortKey::Name => text(&marker.name),
-        SortKey::Status => SqlParam::Text(marker.status.as_str().to_string()),
-        SortKey::ContainerFormat => text(&marker.container_format),
-        SortKey::DiskFormat => text(&marker.disk_format),
-        SortKey::Size => SqlParam::BigInt(marker.size.unwrap_or(0)),
-        SortKey::Id => SqlParam::Text(marker.id.clone()),
-        SortKey::CreatedAt => SqlParam::Timestamp(marker.created_at),
-        // Every backend sets updated_at on create, so this fallback is never taken in practice.
-        SortKey::UpdatedAt => SqlParam::Timestamp(marker.updated_at.unwrap_or(marker.created_at)),
-    }
 }
 
 /// `ImageChanges::expect_properties` against the image's live properties (read under the
@@ -607,8 +542,8 @@ mod tests {
 
     #[test]
     fn tie_breakers_follow_glance() {
-        use SortDir::*;
-        use SortKey::*;
+        use crate::domain::SortDir::*;
+        use crate::domain::SortKey::*;
         assert_eq!(
             sort_with_tie_breakers(&[(Name, Asc)]),
             vec![(Name, Asc), (CreatedAt, Asc), (Id, Asc)]
