@@ -23,6 +23,8 @@ pub struct ImportSettings {
     /// Where `PUT /stage` keeps data until its import (Glance's `node_staging_uri`). Nodes
     /// behind one endpoint share it (a shared filesystem), so an import may reach any node.
     pub staging_path: String,
+    /// Glance's `[image_import_opts] image_import_plugins`: `image_conversion` or none.
+    pub plugins: Vec<String>,
 }
 
 impl ImportSettings {
@@ -32,7 +34,13 @@ impl ImportSettings {
                 .map(String::from)
                 .to_vec(),
             staging_path: "var/staging".to_string(),
+            plugins: Vec::new(),
         }
+    }
+
+    /// `image_conversion` is in `plugins`.
+    pub fn converts(&self) -> bool {
+        self.plugins.iter().any(|p| p == IMAGE_CONVERSION)
     }
 
     /// The enabled methods this build carries out, in the configured order: what
@@ -47,6 +55,39 @@ impl ImportSettings {
 
     pub fn is_available(&self, method: &str) -> bool {
         self.available_methods().contains(&method)
+    }
+}
+
+/// The one import plugin this build has (Glance's most used one).
+pub const IMAGE_CONVERSION: &str = "image_conversion";
+
+/// Glance's `[image_conversion]`, and the bounds of the `qemu-img` runs it makes.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ImageConversionSettings {
+    /// The format imported data is converted to: `raw` (Glance's default), `qcow2` or `vmdk`.
+    pub output_format: String,
+    /// The `qemu-img` program (Debian's qemu-utils).
+    pub qemu_img: String,
+    /// Wall-clock and CPU-time limit of one `qemu-img convert`, in seconds; `qemu-img info` has
+    /// Glance's 30 CPU seconds.
+    pub timeout_seconds: u64,
+    /// Address-space limit of every `qemu-img` run, in MiB (Glance's `qemu-img info` limit is
+    /// 1 GiB).
+    pub memory_mb: u64,
+}
+
+/// Glance's `output_format` choices.
+pub const OUTPUT_FORMATS: [&str; 3] = ["raw", "qcow2", "vmdk"];
+
+impl ImageConversionSettings {
+    pub fn defaults() -> Self {
+        Self {
+            output_format: "raw".into(),
+            qemu_img: "qemu-img".into(),
+            timeout_seconds: 600,
+            memory_mb: 1024,
+        }
     }
 }
 
@@ -99,8 +140,28 @@ fn ports<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u16>, D::Erro
         .collect()
 }
 
-/// Refuse method names Glance does not know (a typo would silently disable a method).
-pub fn validate(import: &ImportSettings) -> Result<(), String> {
+/// Refuse method and plugin names Glance does not know (a typo would silently disable them),
+/// and a conversion that could not run.
+pub fn validate(
+    import: &ImportSettings,
+    conversion: &ImageConversionSettings,
+) -> Result<(), String> {
+    for plugin in &import.plugins {
+        if plugin != IMAGE_CONVERSION {
+            return Err(format!(
+                "import.plugins: unknown plugin {plugin:?} (this build has {IMAGE_CONVERSION:?})"
+            ));
+        }
+    }
+    if !OUTPUT_FORMATS.contains(&conversion.output_format.as_str()) {
+        return Err(format!(
+            "image_conversion.output_format must be one of {}",
+            OUTPUT_FORMATS.join(", ")
+        ));
+    }
+    if conversion.timeout_seconds == 0 || conversion.memory_mb == 0 {
+        return Err("image_conversion.timeout_seconds and memory_mb must be > 0".into());
+    }
     for method in &import.enabled_methods {
         if !KNOWN_METHODS.contains(&method.as_str()) {
             return Err(format!(

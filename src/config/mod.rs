@@ -10,7 +10,10 @@ use serde::{Deserialize, Serialize};
 mod auth;
 mod import;
 pub use auth::{AuthMode, AuthSettings, KeystoneAuthtokenSettings};
-pub use import::{ImportFilteringSettings, ImportSettings, IMPLEMENTED_METHODS};
+pub use import::{
+    ImageConversionSettings, ImportFilteringSettings, ImportSettings, IMAGE_CONVERSION,
+    IMPLEMENTED_METHODS,
+};
 
 /// The data-access modes. Every mode exists in every build, so configuration can tell a mode
 /// that is unknown from one that this build did not compile.
@@ -90,6 +93,8 @@ pub struct Settings {
     pub import: ImportSettings,
     /// web-download's URL filters (Glance's `[import_filtering_opts]`).
     pub import_filtering: ImportFilteringSettings,
+    /// The `image_conversion` import plugin (`import.plugins`).
+    pub image_conversion: ImageConversionSettings,
 }
 
 /// Glance's `[image_format]` options (names and defaults of `glance/common/config.py`).
@@ -300,6 +305,7 @@ impl Settings {
             },
             import: ImportSettings::defaults(),
             import_filtering: ImportFilteringSettings::defaults(),
+            image_conversion: ImageConversionSettings::defaults(),
         }
     }
 
@@ -374,7 +380,7 @@ impl Settings {
                 "image_format.disk_formats must name at least one format".into(),
             ));
         }
-        import::validate(&self.import).map_err(ConfigError::Invalid)?;
+        import::validate(&self.import, &self.image_conversion).map_err(ConfigError::Invalid)?;
         if self.auth.mode == AuthMode::StaticTokens && self.auth.tokens_file.trim().is_empty() {
             return Err(ConfigError::Invalid(
                 "auth.mode = \"static-tokens\" needs auth.tokens_file".into(),

@@ -132,3 +132,31 @@ fn example_files_match_the_defaults() {
         );
     }
 }
+
+#[test]
+fn import_plugins_and_conversion_formats_are_checked() {
+    let s = load(&[
+        ("GLANCE__IMPORT__PLUGINS", "image_conversion"),
+        ("GLANCE__IMAGE_CONVERSION__OUTPUT_FORMAT", "qcow2"),
+    ])
+    .expect("valid settings");
+    assert!(s.import.converts());
+    assert_eq!(s.image_conversion.output_format, "qcow2");
+    assert!(!load(&[]).expect("defaults").import.converts());
+    for (key, value, named) in [
+        (
+            "GLANCE__IMPORT__PLUGINS",
+            "image_decompression",
+            "unknown plugin",
+        ),
+        (
+            "GLANCE__IMAGE_CONVERSION__OUTPUT_FORMAT",
+            "vhd",
+            "output_format",
+        ),
+        ("GLANCE__IMAGE_CONVERSION__MEMORY_MB", "0", "memory_mb"),
+    ] {
+        let err = load(&[(key, value)]).expect_err(value);
+        assert!(err.to_string().contains(named), "{err}");
+    }
+}

@@ -10,6 +10,7 @@
 //! job leaves its image `importing` with a stale `updated_at`; `recovery` puts it back to
 //! `queued` and fails the task.
 
+pub mod conversion;
 pub mod filter;
 pub mod web_download;
 
@@ -166,26 +167,29 @@ impl Importer {
             disk: image.disk_format.clone().unwrap_or_default(),
             container: image.container_format.clone().unwrap_or_default(),
         };
-        let ingested = match &job.method {
+        let (ingested, converted) = match &job.method {
             Method::GlanceDirect => {
-                let staged = self.staging.path_for(id);
-                let size = tokio::fs::metadata(&staged)
-                    .await
-                    .map_err(|err| Failure(format!("staged data of image {id} is gone: {err}")))?
-                    .len();
-                let data = Box::pin(
-                    Store::read_range(&staged, 0, size)
-                        .await
-                        .map_err(|err| Failure(format!("cannot read staged data: {err}")))?,
-                );
-                self.take_in(job, data, Some(size), &formats).await?
+                self.import_file(job, &self.staging.path_for(id), &formats)
+                    .await?
             }
             Method::WebDownload { uri } => {
                 let body = web_download::open(uri, &self.settings.import_filtering)
                     .await
                     .map_err(|err| Failure(err.to_string()))?;
-                self.take_in(job, body.stream, body.length, &formats)
-                    .await?
+                if self.settings.import.converts() {
+                    // As Glance: the download is staged, the plugin converts the staged file.
+                    let staged = self.staging.path_for(id);
+                    let (store, length) = (&self.staging, body.length);
+                    self.take_in(job, store, &staged, body.stream, length, &formats)
+                        .await?;
+                    self.import_file(job, &staged, &formats).await?
+                } else {
+                    let dest = self.store.path_for(id);
+                    let ingested = self
+                        .take_in(job, &self.store, &dest, body.stream, body.length, &formats)
+                        .await?;
+                    (ingested, None)
+                }
             }
         };
         let written = ingested.written;
@@ -207,6 +211,10 @@ impl Importer {
             status: LocationStatus::Active,
         }];
         active.remove_properties = vec![LOCK_PROPERTY.into()];
+        if let Some(converted) = converted {
+            active.disk_format = Some(Some(converted.disk));
+            active.container_format = Some(Some(converted.container));
+        }
         if let Err(err) = db
             .image_update(ctx, id, active, false, Some(ImageStatus::Importing))
             .await
@@ -228,9 +236,93 @@ impl Importer {
         changes
     }
 
+    /// The data of a file (staged, or converted from it) into the store; with
+    /// `import.plugins = ["image_conversion"]`, converted first. The formats of what was
+    /// stored when the conversion changed them.
+    async fn import_file(
+        &self,
+        job: &Job,
+        path: &std::path::Path,
+        formats: &Formats,
+    ) -> Result<(crate::store::ingest::Ingested, Option<Formats>), Failure> {
+        let id = job.image_id.as_str();
+        let dest = self.store.path_for(id);
+        if !self.settings.import.converts() {
+            let ingested = self.take_in_file(job, path, &dest, formats).await?;
+            return Ok((ingested, None));
+        }
+        let converted_path = self
+            .staging
+            .root()
+            .join(format!(".{id}.{}.part", uuid::Uuid::new_v4()));
+        let policy = Policy::from(&self.settings.image_format);
+        let conversion = conversion::Conversion {
+            settings: &self.settings.image_conversion,
+            policy: &policy,
+            cap: self.settings.limits.image_size_cap,
+        };
+        let heartbeat =
+            crate::recovery::heartbeat_interval(self.settings.store.stale_upload_seconds);
+        let touch = || async { self.touch(job).await.map_err(|err| err.to_string()) };
+        let outcome = conversion
+            .run(path, &formats.disk, &converted_path, heartbeat, touch)
+            .await;
+        let result = match outcome {
+            Ok(outcome) if outcome.converted => {
+                log::info!(
+                    "import {}: image {id} converted from {} to {}",
+                    job.task_id,
+                    formats.disk,
+                    outcome.disk_format
+                );
+                let converted = Formats {
+                    disk: outcome.disk_format,
+                    container: "bare".into(),
+                };
+                self.take_in_file(job, &converted_path, &dest, &converted)
+                    .await
+                    .map(|ingested| (ingested, Some(converted)))
+            }
+            Ok(_) => self
+                .take_in_file(job, path, &dest, formats)
+                .await
+                .map(|ingested| (ingested, None)),
+            Err(err) => Err(Failure(format!("Image conversion failed: {err}"))),
+        };
+        if let Err(err) = tokio::fs::remove_file(&converted_path).await {
+            if err.kind() != std::io::ErrorKind::NotFound {
+                log::warn!("cannot remove converted data of image {id}: {err}");
+            }
+        }
+        result
+    }
+
+    async fn take_in_file(
+        &self,
+        job: &Job,
+        path: &std::path::Path,
+        dest: &std::path::Path,
+        formats: &Formats,
+    ) -> Result<crate::store::ingest::Ingested, Failure> {
+        let size = tokio::fs::metadata(path)
+            .await
+            .map_err(|err| Failure(format!("data of image {} is gone: {err}", job.image_id)))?
+            .len();
+        let data = Box::pin(
+            Store::read_range(path, 0, size)
+                .await
+                .map_err(|err| Failure(format!("cannot read the data to import: {err}")))?,
+        );
+        self.take_in(job, &self.store, dest, data, Some(size), formats)
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
     async fn take_in<S, E>(
         &self,
         job: &Job,
+        store: &Store,
+        dest: &std::path::Path,
         data: S,
         declared: Option<u64>,
         formats: &Formats,
@@ -250,9 +342,9 @@ impl Importer {
             crate::recovery::heartbeat_interval(self.settings.store.stale_upload_seconds);
         let id = job.image_id.as_str();
         let result = ingest(
-            &self.store,
+            store,
             id,
-            &self.store.path_for(id),
+            dest,
             data,
             &rules,
             heartbeat,

@@ -21,9 +21,12 @@ async fn web_source(world: &mut GlanceWorld) {
     world.vars.insert("source_port".into(), port.to_string());
 }
 
-/// A noauth server whose web-download filters allow only loopback on the web server's port.
-#[given(regex = r"^a glance-api server that may web-download from it$")]
-async fn server_for_source(world: &mut GlanceWorld) {
+/// A noauth server whose web-download filters allow only loopback on the web server's port;
+/// with `import.plugins = ["image_conversion"]` to the format named.
+#[given(
+    regex = r"^a glance-api server that may web-download from it( and converts imports to ([a-z0-9]+))?$"
+)]
+async fn server_for_source(world: &mut GlanceWorld, converts: String, output_format: String) {
     let port: u16 = world
         .vars
         .get("source_port")
@@ -32,6 +35,10 @@ async fn server_for_source(world: &mut GlanceWorld) {
     let server = TestServer::start_with(|s| {
         s.import_filtering.allowed_hosts = vec!["127.0.0.1".into()];
         s.import_filtering.allowed_ports = vec![port];
+        if !converts.is_empty() {
+            s.import.plugins = vec!["image_conversion".into()];
+            s.image_conversion.output_format = output_format;
+        }
     })
     .await;
     world.vars.insert("base".to_string(), server.base.clone());

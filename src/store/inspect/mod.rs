@@ -384,6 +384,22 @@ enum Rejected {
     Unsafe(Vec<Violation>),
 }
 
+/// Stream the file at `path` through the inspector in 64 KiB reads (one pass, as uploads
+/// do). Blocking: call it off the async threads.
+pub fn inspect_file(path: &std::path::Path) -> std::io::Result<Detection> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut inspector = Inspector::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            return Ok(inspector.finish());
+        }
+        inspector.feed(&buf[..n]);
+    }
+}
+
 /// Inspect a whole byte slice (tests, the CLI).
 pub fn inspect_bytes(data: &[u8], chunk: usize) -> Detection {
     let mut inspector = Inspector::new();

@@ -2,31 +2,20 @@
 //! for it under each disk_format (bare container, default `image_format` settings). The
 //! corpus check (`tests/inspect/`) compares these lines with Glance's own inspector.
 
-use std::io::Read;
 use std::path::Path;
 
 use serde_json::{json, Map, Value};
 
-use super::{Inspector, Policy, Verdict};
+use super::{Policy, Verdict};
 
 /// The disk formats a verdict is reported for.
 pub const DISK_FORMATS: [&str; 9] = [
     "raw", "qcow2", "vmdk", "vhd", "vhdx", "vdi", "iso", "ploop", "ami",
 ];
 
-/// Stream `path` through the inspector in 64 KiB reads (as uploads do: one pass) and report.
+/// Inspect `path` (`inspect_file`) and report.
 pub fn report_file(path: &Path, policy: &Policy) -> std::io::Result<Value> {
-    let mut file = std::fs::File::open(path)?;
-    let mut inspector = Inspector::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        inspector.feed(&buf[..n]);
-    }
-    let detection = inspector.finish();
+    let detection = super::inspect_file(path)?;
     let mut verdicts = Map::new();
     for disk_format in DISK_FORMATS {
         let verdict = match detection.verdict(disk_format, "bare", policy) {

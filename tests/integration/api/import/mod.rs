@@ -1,6 +1,7 @@
 //! Interoperable import over real HTTP: `PUT /stage`, `POST /import`, the tasks it leaves,
 //! and Glance's refusals. web-download fetches from a real HTTP server on loopback.
 
+mod conversion;
 mod web_download;
 
 use std::time::Duration;
