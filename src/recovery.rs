@@ -132,9 +132,8 @@ pub async fn reset_stale_imports(
                 continue;
             }
             let lock = image
-                .properties
-                .get(crate::domain::IMPORT_LOCK_PROPERTY)
-                .cloned();
+                .property(crate::domain::IMPORT_LOCK_PROPERTY)
+                .map(str::to_string);
             let mut queued = ImageChanges {
                 status: Some(ImageStatus::Queued),
                 size: Some(None),

@@ -130,8 +130,11 @@ mod tests {
             deleted_at: None,
             deleted: false,
             properties: BTreeMap::from([
-                ("os_distro".to_string(), "debian".to_string()),
-                ("os_glance_stage_host".to_string(), "http://x".to_string()),
+                ("os_distro".to_string(), Some("debian".to_string())),
+                (
+                    "os_glance_stage_host".to_string(),
+                    Some("http://x".to_string()),
+                ),
             ]),
             tags: vec![],
             locations: vec![],
@@ -158,7 +161,7 @@ mod tests {
         let mut image = sample();
         image
             .properties
-            .insert("custom_prop".to_string(), "hello".to_string());
+            .insert("custom_prop".to_string(), Some("hello".to_string()));
         let text = crate::api::json::to_python_json(&ImageView(&image));
         assert_eq!(text, glance);
     }

@@ -364,11 +364,11 @@ fn new_image_from(
         min_ram: number("min_ram"),
         min_disk: number("min_disk"),
         tags: patch::unique_tags(&raw_tags),
-        // Values are strings (schema-checked); null, allowed for kernel_id & co, leaves the
-        // property unset (see `patch::apply_one`).
+        // Values are strings (schema-checked), or null where the schema allows it (kernel_id
+        // & co): a NULL value, shown as null, as Glance does (see `patch::apply_one`).
         properties: custom
             .iter()
-            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+            .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string)))
             .collect(),
     };
     patch::check_not_negative("min_disk", draft.min_disk)?;
@@ -450,8 +450,8 @@ mod tests {
         assert_eq!(image.tags, vec!["a", "b"]);
         assert_eq!(image.visibility, Visibility::Community);
         assert_eq!(
-            image.properties.get("os_distro").map(String::as_str),
-            Some("debian")
+            image.properties.get("os_distro").cloned(),
+            Some(Some("debian".to_string()))
         );
         assert_eq!((image.min_disk, image.min_ram), (1, 2));
     }

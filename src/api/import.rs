@@ -73,7 +73,7 @@ pub async fn stage(
     if !endpoint.is_empty() {
         staged
             .set_properties
-            .insert(STAGE_HOST_PROPERTY.into(), endpoint.to_string());
+            .insert(STAGE_HOST_PROPERTY.into(), Some(endpoint.to_string()));
     }
     match state
         .db
@@ -215,7 +215,7 @@ pub async fn import(
     if request.method == "glance-direct" {
         ensure_staged_here(&state, &image).await?;
     }
-    let stolen = match image.properties.get(LOCK_PROPERTY) {
+    let stolen = match image.property(LOCK_PROPERTY) {
         Some(holder) => Some(take_over_stale_lock(&state, &ctx, &image, holder).await?),
         None => None,
     };
@@ -245,7 +245,7 @@ pub async fn import(
     lock.expect_properties
         .insert(LOCK_PROPERTY.into(), stolen.flatten());
     lock.set_properties
-        .insert(LOCK_PROPERTY.into(), task_id.clone());
+        .insert(LOCK_PROPERTY.into(), Some(task_id.clone()));
     match state
         .db
         .image_update(&ctx, &image_id, lock, false, Some(image.status))
@@ -384,8 +384,7 @@ async fn ensure_staged_here(state: &State, image: &Image) -> Result<(), ApiError
         return Ok(());
     }
     let host = image
-        .properties
-        .get(STAGE_HOST_PROPERTY)
+        .property(STAGE_HOST_PROPERTY)
         .map_or(String::new(), |host| format!(" (staged through {host})"));
     log::warn!(
         "glance-direct import of image {} refused: no staged data in {}{host}; \

@@ -4,8 +4,6 @@
 //! ImagesController.update/_do_add/_do_replace/_do_remove, `glance/domain` setters, quotas).
 //! Pure logic: no request, no database.
 
-use std::collections::BTreeMap;
-
 use serde_json::Value;
 
 use crate::api::schemas;
@@ -302,7 +300,7 @@ pub struct Draft {
     pub min_ram: i128,
     pub min_disk: i128,
     pub tags: Vec<String>,
-    pub properties: BTreeMap<String, String>,
+    pub properties: crate::domain::Properties,
 }
 
 impl Draft {
@@ -373,13 +371,11 @@ fn apply_one(
             if is_base {
                 set_base(draft, status, root, value)
             } else {
-                // The schema lets strings through, and null for kernel_id & co. Properties
-                // are stored as text, and "" would break those UUID patterns in clients that
-                // validate what they read, so null leaves the property unset.
-                match value.as_str() {
-                    Some(text) => draft.properties.insert(root.to_string(), text.to_string()),
-                    None => draft.properties.remove(root),
-                };
+                // The schema lets strings through, and null for kernel_id & co: stored as a
+                // NULL value and shown as null, as Glance does.
+                draft
+                    .properties
+                    .insert(root.to_string(), value.as_str().map(str::to_string));
                 Ok(())
             }
         }
@@ -507,7 +503,7 @@ pub fn unique_tags(value: &Value) -> Vec<String> {
 /// Quotas (Glance `glance/quota`): more properties than allowed only fails when new ones are
 /// added; too many tags fails whenever tags change. Negative quota = unlimited.
 pub fn check_quotas(
-    original: &BTreeMap<String, String>,
+    original: &crate::domain::Properties,
     draft: &Draft,
     tags_changed: bool,
     limits: &Limits,
@@ -557,7 +553,7 @@ pub fn check_storable(draft: &Draft) -> Result<(), ApiError> {
                 "Property names can't contain 4 byte unicode.",
             ));
         }
-        if four_byte(value) {
+        if value.as_deref().is_some_and(four_byte) {
             return Err(ApiError::bad_request(format!(
                 "{} can't contain 4 byte unicode characters.",
                 python_title(key)

@@ -132,6 +132,13 @@ string_enum!(
     }
 );
 
+impl Image {
+    /// A property's value; `None` when it is absent or NULL.
+    pub fn property(&self, name: &str) -> Option<&str> {
+        self.properties.get(name).and_then(|v| v.as_deref())
+    }
+}
+
 impl ImageStatus {
     /// Whether Glance's domain model allows moving from `self` to `to`.
     pub fn can_transition_to(self, to: ImageStatus) -> bool {
@@ -175,6 +182,9 @@ string_enum!(
     }
 );
 
+/// Custom properties by name; `None` is a NULL value (JSON `null`).
+pub type Properties = BTreeMap<String, Option<String>>;
+
 /// One row of `images` with its live properties, tags and locations.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Image {
@@ -201,8 +211,9 @@ pub struct Image {
     #[serde(with = "wire_time::optional")]
     pub deleted_at: Option<Timestamp>,
     pub deleted: bool,
-    /// Live custom properties (soft-deleted rows are not returned); a stored NULL reads as "".
-    pub properties: BTreeMap<String, String>,
+    /// Live custom properties (soft-deleted rows are not returned); `None` is a stored NULL,
+    /// which Glance shows as `null` (the schema's nullable properties: `kernel_id`, ...).
+    pub properties: Properties,
     /// Live tags in insertion order, without duplicates.
     pub tags: Vec<String>,
     /// Live locations (status active or pending_delete), in insertion order.
@@ -238,7 +249,7 @@ pub struct NewImage {
     pub min_ram: i32,
     pub protected: bool,
     pub os_hidden: bool,
-    pub properties: BTreeMap<String, String>,
+    pub properties: Properties,
     pub tags: Vec<String>,
 }
 
@@ -306,7 +317,7 @@ pub struct ImageChanges {
     pub os_hidden: Option<bool>,
     /// Properties to insert or overwrite (a soft-deleted row of the same name is revived).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub set_properties: BTreeMap<String, String>,
+    pub set_properties: Properties,
     /// Properties to soft-delete. Applied in the same transaction as everything else, so
     /// concurrent PATCHes that touch different properties never lose each other's work.
     #[serde(skip_serializing_if = "Vec::is_empty")]

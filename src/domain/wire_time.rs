@@ -267,7 +267,7 @@ mod tests {
             deleted: false,
             properties: [(
                 "created_at".to_string(),
-                "2020-01-01T00:00:00.5".to_string(),
+                Some("2020-01-01T00:00:00.5".to_string()),
             )]
             .into(),
             tags: vec![],

@@ -156,10 +156,10 @@ impl Importer {
         importing.status = Some(ImageStatus::Importing);
         importing
             .set_properties
-            .insert(IMPORTING_PROPERTY.into(), String::new());
+            .insert(IMPORTING_PROPERTY.into(), Some(String::new()));
         importing
             .set_properties
-            .insert(FAILED_PROPERTY.into(), String::new());
+            .insert(FAILED_PROPERTY.into(), Some(String::new()));
         db.image_update(ctx, id, importing, false, Some(from))
             .await
             .map_err(|err| lost_lock(id, err))?;

@@ -3,6 +3,7 @@
 use super::*;
 use crate::config::{Service, Settings};
 use serde_json::json;
+use std::collections::BTreeMap;
 
 pub(super) fn image(status: ImageStatus) -> Image {
     let now = crate::domain::now();
@@ -27,7 +28,7 @@ pub(super) fn image(status: ImageStatus) -> Image {
         updated_at: Some(now),
         deleted_at: None,
         deleted: false,
-        properties: BTreeMap::from([("keep".to_string(), "1".to_string())]),
+        properties: BTreeMap::from([("keep".to_string(), Some("1".to_string()))]),
         tags: vec!["t".into()],
         locations: vec![],
     }
@@ -97,7 +98,7 @@ fn only_changes_are_saved() {
     assert_eq!(changes.name, Some(Some("renamed".into())));
     assert_eq!(
         changes.set_properties,
-        BTreeMap::from([("hw_disk_bus".into(), "scsi".into())])
+        BTreeMap::from([("hw_disk_bus".into(), Some("scsi".into()))])
     );
     assert_eq!(changes.remove_properties, vec!["keep".to_string()]);
     assert_eq!(changes.tags, Some(vec!["a".into(), "b".into()]));
@@ -138,7 +139,9 @@ fn op_matrix() {
             .expect("saved")
             .set_properties
             .get("keep")
-            .map(String::as_str),
+            .cloned()
+            .flatten()
+            .as_deref(),
         Some("2")
     );
     assert!(v21(json!([{"op": "add", "path": "/name", "value": "m"}])).is_ok());
@@ -415,11 +418,11 @@ fn quotas() {
 }
 
 #[test]
-fn null_for_typed_properties_leaves_them_unset() {
+fn null_for_typed_properties_stores_null_as_glance() {
     let mut img = image(ImageStatus::Queued);
     img.properties.insert(
         "ramdisk_id".into(),
-        "09347783-2591-4fb1-96da-0255acf47d73".into(),
+        Some("09347783-2591-4fb1-96da-0255acf47d73".into()),
     );
     let doc = json!([
         {"op": "add", "path": "/kernel_id", "value": null},
@@ -429,8 +432,11 @@ fn null_for_typed_properties_leaves_them_unset() {
     let saved = apply(&img, &changes, Dialect::Draft10, OWNER, &limits())
         .expect("valid")
         .expect("something to save");
-    assert!(saved.set_properties.is_empty());
-    assert_eq!(saved.remove_properties, vec!["ramdisk_id".to_string()]);
+    assert_eq!(
+        saved.set_properties,
+        BTreeMap::from([("kernel_id".into(), None), ("ramdisk_id".into(), None)])
+    );
+    assert!(saved.remove_properties.is_empty());
     assert_eq!(
         fails(v21(json!([{"op": "add", "path": "/plain", "value": null}]))).0,
         400

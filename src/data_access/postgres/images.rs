@@ -173,14 +173,14 @@ pub async fn create(
 async fn upsert_properties(
     txn: &Transaction<'_>,
     image_id: &str,
-    properties: &std::collections::BTreeMap<String, String>,
+    properties: &crate::domain::Properties,
     now: Timestamp,
 ) -> DaResult<()> {
     if properties.is_empty() {
         return Ok(());
     }
     let names: Vec<&str> = properties.keys().map(String::as_str).collect();
-    let values: Vec<&str> = properties.values().map(String::as_str).collect();
+    let values: Vec<Option<&str>> = properties.values().map(Option::as_deref).collect();
     let statement = txn
         .prepare_cached(
             "INSERT INTO image_properties (image_id, name, value, created_at, updated_at, deleted) \

@@ -2,7 +2,6 @@
 //! properties, tags, locations and the caller's membership aggregated), and row → domain
 //! conversions. Column names here are fixed text; values always travel as parameters.
 
-use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use tokio_postgres::types::Json;
@@ -156,7 +155,7 @@ pub fn image_from_row(row: &Row) -> DaResult<(Image, bool)> {
 #[derive(Default, serde::Deserialize)]
 #[serde(default)]
 struct Children {
-    properties: BTreeMap<String, String>,
+    properties: crate::domain::Properties,
     tags: Vec<String>,
     locations: Vec<LocationJson>,
 }

@@ -460,10 +460,15 @@ fn push_comparison(b: &mut SqlBuilder, column: &'static str, op: CmpOp, value: S
 /// update's lock), for both SQL backends.
 pub fn check_expected_properties(
     values: &crate::domain::ImageChanges,
-    live: &std::collections::BTreeMap<String, String>,
+    live: &crate::domain::Properties,
 ) -> super::DaResult<()> {
     for (name, expected) in &values.expect_properties {
-        if live.get(name) != expected.as_ref() {
+        let as_expected = match (live.get(name), expected) {
+            (None, None) => true,
+            (Some(Some(value)), Some(expected)) => value == expected,
+            _ => false,
+        };
+        if !as_expected {
             return Err(super::DataAccessError::Conflict(format!(
                 "property {name} of the image is not as expected"
             )));

@@ -159,7 +159,7 @@ pub fn create(tx: &Transaction<'_>, ctx: &RequestContext, values: NewImage) -> D
 fn set_properties<'a>(
     tx: &Transaction<'_>,
     image_id: &str,
-    properties: impl Iterator<Item = (&'a String, &'a String)>,
+    properties: impl Iterator<Item = (&'a String, &'a Option<String>)>,
     now: &Timestamp,
 ) -> DaResult<()> {
     let mut stmt = tx

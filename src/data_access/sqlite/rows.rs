@@ -1,8 +1,6 @@
 //! Conversions between SQLite values and domain values, the one image SELECT (row plus
 //! aggregated properties, tags, locations and the caller's membership), and error mapping.
 
-use std::collections::BTreeMap;
-
 use rusqlite::types::Value;
 use rusqlite::{Connection, ErrorCode, Row};
 
@@ -90,7 +88,7 @@ pub fn push_image_columns(b: &mut SqlBuilder, ctx: &RequestContext) {
          images.os_hash_algo, images.os_hash_value, images.owner, images.min_disk, \
          images.min_ram, images.protected, images.os_hidden, images.created_at, \
          images.updated_at, images.deleted_at, images.deleted, \
-         (SELECT json_group_object(p.name, COALESCE(p.value, '')) FROM image_properties p \
+         (SELECT json_group_object(p.name, p.value) FROM image_properties p \
           WHERE p.image_id = images.id AND +p.deleted = 0), \
          (SELECT json_group_array(t.value ORDER BY t.first_id) FROM \
           (SELECT value, MIN(id) AS first_id FROM image_tags \
@@ -165,7 +163,7 @@ pub fn image_from_row(row: &Row<'_>) -> DaResult<(Image, bool)> {
         updated_at: parse_opt_ts(row.get(17).map_err(get)?)?,
         deleted_at: parse_opt_ts(row.get(18).map_err(get)?)?,
         deleted: row.get(19).map_err(get)?,
-        properties: serde_json::from_str::<BTreeMap<String, String>>(&properties)
+        properties: serde_json::from_str::<crate::domain::Properties>(&properties)
             .map_err(|e| bad_json("properties", e))?,
         tags: serde_json::from_str(&tags).map_err(|e| bad_json("tags", e))?,
         locations,

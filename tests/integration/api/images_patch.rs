@@ -509,3 +509,100 @@ async fn work_per_request_is_bounded_and_quotas_hold() {
     let fits = json!([{"op": "add", "path": "/a", "value": "1"}, {"op": "replace", "path": "/tags", "value": ["a", "b"]}]);
     expect_json(patch_image(&server, &none, &id, fits).await, StatusCode::OK).await;
 }
+
+/// What real Glance 33 answered (2026-12-05, `tests/glance/start.sh`): a nullable property of
+/// the image schema (`kernel_id`, `ramdisk_id`) created or set to null is kept and shown as
+/// `null` (a NULL value in `image_properties`); `remove` drops it; a plain property set to null
+/// is refused by the schema (400).
+#[tokio::test]
+async fn null_for_nullable_properties_is_kept_and_shown_as_null() {
+    let server = TestServer::start().await;
+    let none = HeaderMap::new();
+    let created = create_image(
+        &server,
+        &none,
+        json!({"name": "n", "ramdisk_id": null, "kernel_id": null, "foo": "x"}),
+    )
+    .await;
+    assert_eq!(created["ramdisk_id"], Value::Null);
+    assert_eq!(created["kernel_id"], Value::Null);
+    assert!(created
+        .as_object()
+        .is_some_and(|o| o.contains_key("ramdisk_id")));
+    let id = created["id"].as_str().expect("id").to_string();
+    let shown = |image: &Value| -> Vec<Option<Value>> {
+        ["ramdisk_id", "kernel_id", "foo"]
+            .iter()
+            .map(|k| image.as_object().and_then(|o| o.get(*k).cloned()))
+            .collect()
+    };
+    let read = expect_json(
+        get(&server, &none, &format!("/v2/images/{id}")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        shown(&read),
+        [Some(Value::Null), Some(Value::Null), Some(json!("x"))]
+    );
+
+    let uuid = "5a5e7c64-0000-4000-8000-000000000000";
+    let steps = [
+        (
+            json!([{"op": "replace", "path": "/ramdisk_id", "value": uuid},
+                   {"op": "replace", "path": "/kernel_id", "value": null}]),
+            [Some(json!(uuid)), Some(Value::Null), Some(json!("x"))],
+        ),
+        (
+            json!([{"op": "replace", "path": "/ramdisk_id", "value": null}]),
+            [Some(Value::Null), Some(Value::Null), Some(json!("x"))],
+        ),
+        (
+            json!([{"op": "remove", "path": "/ramdisk_id"}]),
+            [None, Some(Value::Null), Some(json!("x"))],
+        ),
+        (
+            json!([{"op": "add", "path": "/ramdisk_id", "value": null}]),
+            [Some(Value::Null), Some(Value::Null), Some(json!("x"))],
+        ),
+    ];
+    for (doc, expected) in steps {
+        let patched = expect_json(
+            patch_image(&server, &none, &id, doc.clone()).await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(shown(&patched), expected, "{doc}");
+        let read = expect_json(
+            get(&server, &none, &format!("/v2/images/{id}")).await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(shown(&read), expected, "read back after {doc}");
+    }
+    // The list shows the same; a filter on the empty string does not match a NULL value.
+    let listed = expect_json(get(&server, &none, "/v2/images").await, StatusCode::OK).await;
+    assert_eq!(
+        shown(&listed["images"][0]),
+        [Some(Value::Null), Some(Value::Null), Some(json!("x"))]
+    );
+    let empty = expect_json(
+        get(&server, &none, "/v2/images?kernel_id=").await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(empty["images"], json!([]));
+
+    let response = server
+        .client
+        .post(server.url("/v2/images"))
+        .json(&json!({"name": "plain", "foo": null}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        response.status(),
+        StatusCode::BAD_REQUEST,
+        "a plain property may not be null"
+    );
+}

@@ -9,7 +9,7 @@ use glance_rs::domain::{
     MemberStatusFilter, NewMember, RequestContext, ValueMatch, Visibility, VisibilityFilter,
 };
 
-use super::{admin, create, ids, new_image, pause, props, user};
+use super::{admin, create, ids, new_image, pause, prop_filters, props, user};
 
 pub async fn list(da: &dyn DataAccess, ctx: &RequestContext, query: &ImageQuery) -> Vec<Image> {
     da.image_get_all(ctx, query).await.expect("image_get_all")
@@ -498,7 +498,7 @@ pub async fn filter_properties(da: &dyn DataAccess) {
     let mut y = new_image(Some("p"), Visibility::Public);
     y.properties = props(&[("os_distro", "ubuntu"), ("arch", "aarch64")]);
     let y = create(da, y).await;
-    let q = |pairs: &[(&str, &str)]| with_filters(|f| f.properties = props(pairs));
+    let q = |pairs: &[(&str, &str)]| with_filters(|f| f.properties = prop_filters(pairs));
     assert_eq!(
         list_ids(da, &admin(), &q(&[("os_distro", "ubuntu")])).await,
         set(&[&x, &y])

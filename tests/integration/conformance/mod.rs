@@ -185,7 +185,16 @@ pub fn ids(images: &[Image]) -> Vec<String> {
     images.iter().map(|i| i.id.clone()).collect()
 }
 
-pub fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+/// Property values (every one a string; `None` is a NULL value).
+pub fn props(pairs: &[(&str, &str)]) -> glance_rs::domain::Properties {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), Some(v.to_string())))
+        .collect()
+}
+
+/// Property filters (`?name=value`).
+pub fn prop_filters(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

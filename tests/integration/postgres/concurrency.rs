@@ -51,7 +51,7 @@ async fn concurrent_patches_adding_different_properties_keep_all() {
             let mut changes = ImageChanges::default();
             changes
                 .set_properties
-                .insert(format!("prop_{n}"), format!("v{n}"));
+                .insert(format!("prop_{n}"), Some(format!("v{n}")));
             db.image_update(&ctx, id, changes, false, None).await
         }));
     }
@@ -155,7 +155,7 @@ async fn properties_revive_purge_and_list_with_a_marker() {
     for n in 0..5 {
         let id = format!("4111111{n}-2222-3333-4444-555555555555");
         let mut image = new_image(&id, "p1");
-        image.properties.insert("a".into(), "1".into());
+        image.properties.insert("a".into(), Some("1".into()));
         image.tags = vec!["x".into(), "y".into(), "x".into()];
         db.image_create(&ctx, image).await.expect("create");
         ids.push(id);
@@ -171,15 +171,15 @@ async fn properties_revive_purge_and_list_with_a_marker() {
         .expect("remove");
     assert!(image.properties.is_empty());
     let mut readd = ImageChanges::default();
-    readd.set_properties.insert("a".into(), "2".into());
-    readd.set_properties.insert("b".into(), "3".into());
+    readd.set_properties.insert("a".into(), Some("2".into()));
+    readd.set_properties.insert("b".into(), Some("3".into()));
     let image = db
         .image_update(&ctx, id, readd, false, None)
         .await
         .expect("revive");
-    assert_eq!(image.properties.get("a").map(String::as_str), Some("2"));
+    assert_eq!(image.property("a"), Some("2"));
     let mut purge = ImageChanges::default();
-    purge.set_properties.insert("b".into(), "4".into());
+    purge.set_properties.insert("b".into(), Some("4".into()));
     let image = db
         .image_update(&ctx, id, purge, true, None)
         .await

@@ -141,7 +141,7 @@ async fn image_children_follow_every_child_write() {
     values.tags = vec!["kept".into()];
     values
         .properties
-        .insert("os_distro".into(), "debian".into());
+        .insert("os_distro".into(), Some("debian".into()));
     let image = backend.image_create(&admin, values).await.expect("create");
     let id = image.id.clone();
 
@@ -153,7 +153,8 @@ async fn image_children_follow_every_child_write() {
              UPDATE image_properties SET deleted = true, deleted_at = now() \
              WHERE image_id = '{id}' AND name = 'os_distro'; \
              INSERT INTO image_properties (image_id, name, value, created_at, deleted) \
-             VALUES ('{id}', 'arch', 'x86_64', now(), false)"
+             VALUES ('{id}', 'arch', 'x86_64', now(), false), \
+                    ('{id}', 'kernel_id', NULL, now(), false)"
         ),
     )
     .await;
@@ -161,7 +162,11 @@ async fn image_children_follow_every_child_write() {
     assert_eq!(read.tags, vec!["kept".to_string(), "by-sql".to_string()]);
     assert_eq!(
         read.properties.into_iter().collect::<Vec<_>>(),
-        vec![("arch".to_string(), "x86_64".to_string())]
+        vec![
+            ("arch".to_string(), Some("x86_64".to_string())),
+            // Glance writes NULL for `"kernel_id": null`; the children column keeps it null.
+            ("kernel_id".to_string(), None),
+        ]
     );
 
     execute(

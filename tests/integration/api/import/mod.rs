@@ -384,7 +384,7 @@ async fn refusals_carry_glances_codes_and_messages() {
     let mut lock = glance_rs::domain::ImageChanges::default();
     let holder = uuid::Uuid::new_v4().to_string();
     lock.set_properties
-        .insert("os_glance_import_task".into(), holder.clone());
+        .insert("os_glance_import_task".into(), Some(holder.clone()));
     db.image_update(&super::image_data::admin(), &id, lock, false, None)
         .await
         .expect("lock");
@@ -443,7 +443,7 @@ async fn a_live_lock_refuses_a_second_import() {
     .expect("task");
     let mut lock = glance_rs::domain::ImageChanges::default();
     lock.set_properties
-        .insert("os_glance_import_task".into(), task_id.clone());
+        .insert("os_glance_import_task".into(), Some(task_id.clone()));
     db.image_update(&ctx, &id, lock, false, None)
         .await
         .expect("lock");
