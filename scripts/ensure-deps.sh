@@ -28,6 +28,8 @@ python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)  # also wit
 # Image inspection tests: qemu-img builds the corpus, genisoimage and sfdisk/sgdisk the ISO
 # and partitioned images.
 command -v qemu-img >/dev/null 2>&1 || missing+=(qemu-utils)
+# The drop-in test's mixed fleet: real Glance and glance-api behind one haproxy address.
+command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
 command -v genisoimage >/dev/null 2>&1 || missing+=(genisoimage)
 command -v sgdisk >/dev/null 2>&1 || missing+=(gdisk)
 command -v sfdisk >/dev/null 2>&1 || missing+=(fdisk)

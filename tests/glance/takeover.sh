@@ -9,6 +9,8 @@
 #   2. hand back: glance-api writes (create, upload, tag, member, delete); real Glance, started
 #      again on the same database and store (its db_sync says "up to date"), serves all of it
 #      identically, and the image glance-api deleted is gone, file included;
+#   2b. mixed fleet: that Glance node and a glance-api node behind one haproxy address, written
+#      to concurrently (tests/glance/mixed_fleet.py), every image then identical through both;
 #   3. a database made by `glance-api db-sync` is a Glance database: `glance-manage db_sync`
 #      does nothing, `glance-manage db check` passes (SQLite; Glance's check refuses
 #      PostgreSQL outright), and real Glance serves it.
@@ -32,6 +34,7 @@ databases=()
 
 cleanup() {
     "$here/stop.sh" >/dev/null 2>&1 || true
+    if [[ -f "$work/haproxy.pid" ]]; then kill "$(cat "$work/haproxy.pid")" 2>/dev/null || true; fi
     if [[ -n "$ours_pid" ]]; then kill "$ours_pid" 2>/dev/null || true; wait "$ours_pid" 2>/dev/null || true; fi
     for db in "${databases[@]}"; do
         psql -q -d "$admin_url" -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
@@ -81,13 +84,57 @@ glance_manage() { # URL ARGS...
     "$venv/bin/glance-manage" --config-file "$work/manage.conf" "$@" 2>/dev/null
 }
 
+# The rolling replacement mid-way: the running Glance node (GPORT) and glance-api node (OPORT),
+# on one database and store, behind one haproxy address with round robin; concurrent writers
+# through it, then every image checked through each node (tests/glance/mixed_fleet.py). Both
+# nodes must have taken at least a quarter of the requests.
+mixed_fleet() { # STORE GPORT OPORT WRITERS IMAGES_PER_WRITER
+    local hport sport shares
+    hport=$(free_port); sport=$(free_port)
+    cat >"$work/haproxy.cfg" <<EOF
+global
+    maxconn 512
+defaults
+    mode http
+    option http-server-close
+    timeout connect 5s
+    timeout client 120s
+    timeout server 120s
+frontend fleet
+    bind 127.0.0.1:$hport
+    default_backend nodes
+backend nodes
+    balance roundrobin
+    server glance 127.0.0.1:$2
+    server ours 127.0.0.1:$3
+listen stats
+    bind 127.0.0.1:$sport
+    stats enable
+    stats uri /stats
+EOF
+    haproxy -f "$work/haproxy.cfg" -D -p "$work/haproxy.pid"
+    FLEET_STORE_DIR="$1" python3 "$here/mixed_fleet.py" "http://127.0.0.1:$hport" \
+        "http://127.0.0.1:$2" "http://127.0.0.1:$3" "$4" "$5" || fail "mixed fleet"
+    # stot (field 8): requests each node served through the front (one session each).
+    shares=$(curl -sS "http://127.0.0.1:$sport/stats;csv" |
+        awk -F, '$1 == "nodes" && ($2 == "glance" || $2 == "ours") { print $2 "=" $8 }' | sort | tr '\n' ' ')
+    kill "$(cat "$work/haproxy.pid")" 2>/dev/null || true
+    rm -f "$work/haproxy.pid"
+    echo "   requests through the front: $shares"
+    [[ "$shares" =~ glance=([0-9]+)\ ours=([0-9]+) ]] &&
+        ((BASH_REMATCH[1] * 4 >= BASH_REMATCH[1] + BASH_REMATCH[2] &&
+          BASH_REMATCH[2] * 4 >= BASH_REMATCH[1] + BASH_REMATCH[2])) \
+        || fail "both nodes must take writes through the front ($shares)"
+}
+
 # A varied population through the API at BASE: ids of the images made, one per line.
 populate() { # BASE TAG
     local base="$1" tag="$2" id
-    # data, a custom property, tags, a member
+    # data, a custom property, a null one (the schema's nullable kernel_id), tags, a member
     id=$(call -X POST "$base/v2/images" -H 'Content-Type: application/json' -d \
         "{\"name\": \"$tag-data\", \"disk_format\": \"raw\", \"container_format\": \"bare\",
-          \"visibility\": \"shared\", \"os_distro\": \"debian\", \"tags\": [\"a\", \"b\"], \"min_disk\": 2}" \
+          \"visibility\": \"shared\", \"os_distro\": \"debian\", \"tags\": [\"a\", \"b\"], \"min_disk\": 2,
+          \"kernel_id\": null}" \
         | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
     head -c 300000 /dev/urandom >"$work/$tag.bin"
     call -X PUT "$base/v2/images/$id/file" -H 'Content-Type: application/octet-stream' \
@@ -108,10 +155,37 @@ populate() { # BASE TAG
         --data-binary "small $tag" >/dev/null
     call -X POST "$base/v2/images/$id/actions/deactivate" >/dev/null
     echo "$id"
+    # shared with one project that accepted, one that rejected, one still pending
+    id=$(call -X POST "$base/v2/images" -H 'Content-Type: application/json' -d \
+        "{\"name\": \"$tag-members\", \"visibility\": \"shared\", \"ramdisk_id\": null}" \
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+    local project status
+    for project in p-member p-rejecter p-pending; do
+        call -X POST "$base/v2/images/$id/members" -H 'Content-Type: application/json' \
+            -d "{\"member\": \"$project\"}" >/dev/null
+    done
+    for status in p-member:accepted p-rejecter:rejected; do
+        curl -sS -f -X PUT "$base/v2/images/$id/members/${status%%:*}" \
+            -H 'X-Identity-Status: Confirmed' -H "X-Project-Id: ${status%%:*}" -H 'X-User-Id: u-m' \
+            -H 'X-Roles: member,reader' -H 'Content-Type: application/json' \
+            -d "{\"status\": \"${status#*:}\"}" >/dev/null
+    done
+    echo "$id"
+    # uploaded, then deleted (its id in $work/TAG-deleted, not listed): 404 from both
+    id=$(call -X POST "$base/v2/images" -H 'Content-Type: application/json' -d \
+        "{\"name\": \"$tag-deleted\", \"disk_format\": \"raw\", \"container_format\": \"bare\"}" \
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+    call -X PUT "$base/v2/images/$id/file" -H 'Content-Type: application/octet-stream' \
+        --data-binary "gone $tag" >/dev/null
+    call -X DELETE "$base/v2/images/$id" >/dev/null
+    echo "$id" >"$work/$tag-deleted"
 }
 
 # JSON on stdin, one line with sorted keys. Tags are a set in Glance: it lists them in Python's
-# set order, which changes with each process's hash seed, so they are compared sorted.
+# set order, which changes with each process's hash seed, so they are compared sorted. Members
+# Glance lists in whatever order its database returns them (no ORDER BY: creation order on
+# SQLite, often by member on PostgreSQL once statuses changed; docs/compatibility.md), so they
+# are compared sorted by member too.
 canonical() {
     python3 -c '
 import json, sys
@@ -119,6 +193,8 @@ body = json.load(sys.stdin)
 for image in (body.get("images", [body]) if isinstance(body, dict) else []):
     if isinstance(image.get("tags"), list):
         image["tags"] = sorted(image["tags"])
+if isinstance(body, dict) and isinstance(body.get("members"), list):
+    body["members"] = sorted(body["members"], key=lambda m: m.get("member_id", ""))
 print(json.dumps(body, sort_keys=True))'
 }
 
@@ -188,6 +264,9 @@ run_backend() {
     start_ours "$mode" "$ours_url" "$store" "$oport"
     snapshot "http://127.0.0.1:$oport" "$work/glance-ids" "$work/by-ours.txt"
     same "glance-api serves Glance's images differently" "$work/by-glance.txt" "$work/by-ours.txt"
+    [[ "$(curl -s -o /dev/null -w '%{http_code}' "${owner_headers[@]}" "http://127.0.0.1:$oport/v2/images/$(cat "$work/glance-deleted")")" == 404 ]] \
+        || fail "glance-api shows an image real Glance deleted"
+    [[ ! -e "$store/$(cat "$work/glance-deleted")" ]] || fail "Glance's delete left its file"
 
     echo "== $backend: glance-api writes; real Glance, started again, serves it identically"
     populate "http://127.0.0.1:$oport" ours >"$work/ours-ids"
@@ -216,6 +295,17 @@ run_backend() {
             || fail "real Glance still shows image $id deleted by glance-api"
     done
     same "real Glance serves what glance-api wrote differently" "$work/after-ours.txt" "$work/after-glance.txt"
+
+    # Glance on SQLite answers 500 ("database is locked") to concurrent writes from two
+    # processes, so on SQLite one writer goes through both nodes in turn; on PostgreSQL, six.
+    echo "== $backend: both at once behind one address (haproxy), writes through both"
+    start_ours "$mode" "$ours_url" "$store" "$oport"
+    if [[ "$backend" == postgres ]]; then
+        mixed_fleet "$store" "$gport" "$oport" 6 8
+    else
+        mixed_fleet "$store" "$gport" "$oport" 1 12
+    fi
+    stop_ours
     stop_glance
 
     echo "== $backend: a database made by glance-api db-sync is a Glance database"
