@@ -13,7 +13,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 use crate::api::auth::Caller;
-use crate::api::{common, json};
+use crate::api::{common, json, State};
 use crate::error::ApiError;
 
 /// The id pattern Glance's schemas use; the validator checks it by hand (no regex engine).
@@ -419,12 +419,41 @@ fn serve(req: &HttpRequest, schema: &Value) -> Result<HttpResponse, ApiError> {
     Ok(json::respond(StatusCode::OK, schema))
 }
 
-pub async fn image(_: Caller, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    serve(&req, &IMAGE_SCHEMA)
+pub async fn image(_: Caller, req: HttpRequest, state: State) -> Result<HttpResponse, ApiError> {
+    let formats = &state.settings.image_format.disk_formats;
+    match with_disk_formats(&IMAGE_SCHEMA, formats, &["properties"]) {
+        Some(schema) => serve(&req, &schema),
+        None => serve(&req, &IMAGE_SCHEMA),
+    }
 }
 
-pub async fn images(_: Caller, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    serve(&req, &IMAGES_SCHEMA)
+pub async fn images(_: Caller, req: HttpRequest, state: State) -> Result<HttpResponse, ApiError> {
+    let formats = &state.settings.image_format.disk_formats;
+    let at = ["properties", "images", "items", "properties"];
+    match with_disk_formats(&IMAGES_SCHEMA, formats, &at) {
+        Some(schema) => serve(&req, &schema),
+        None => serve(&req, &IMAGES_SCHEMA),
+    }
+}
+
+/// Glance builds the `disk_format` enum from `image_format.disk_formats`: the schema with the
+/// configured list (and null) at `path` → `disk_format`, or `None` when it is the default list.
+fn with_disk_formats(schema: &Value, formats: &[String], path: &[&str]) -> Option<Value> {
+    if formats
+        .iter()
+        .map(String::as_str)
+        .eq(DISK_FORMATS.iter().copied())
+    {
+        return None;
+    }
+    let mut schema = schema.clone();
+    let mut node = &mut schema;
+    for key in path {
+        node = node.get_mut(*key)?;
+    }
+    let listed: Vec<&str> = formats.iter().map(String::as_str).collect();
+    *node.get_mut("disk_format")?.get_mut("enum")? = format_enum(&listed);
+    Some(schema)
 }
 
 pub async fn member(_: Caller, req: HttpRequest) -> Result<HttpResponse, ApiError> {
@@ -638,6 +667,32 @@ pub fn py_repr_str(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_disk_format_enum_is_the_configured_list() {
+        let default: Vec<String> = DISK_FORMATS.iter().map(|f| f.to_string()).collect();
+        assert_eq!(
+            with_disk_formats(&IMAGE_SCHEMA, &default, &["properties"]),
+            None
+        );
+        let only = vec!["qcow2".to_string(), "raw".to_string()];
+        let image = with_disk_formats(&IMAGE_SCHEMA, &only, &["properties"]).expect("changed");
+        assert_eq!(
+            image["properties"]["disk_format"]["enum"],
+            json!([null, "qcow2", "raw"])
+        );
+        let at = ["properties", "images", "items", "properties"];
+        let images = with_disk_formats(&IMAGES_SCHEMA, &only, &at).expect("changed");
+        assert_eq!(
+            images["properties"]["images"]["items"]["properties"]["disk_format"]["enum"],
+            json!([null, "qcow2", "raw"])
+        );
+        // Everything else is the static schema.
+        let mut back = image.clone();
+        back["properties"]["disk_format"]["enum"] =
+            IMAGE_SCHEMA["properties"]["disk_format"]["enum"].clone();
+        assert_eq!(back, *IMAGE_SCHEMA);
+    }
 
     #[test]
     fn image_schema_shape() {

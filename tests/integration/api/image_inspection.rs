@@ -239,4 +239,27 @@ async fn the_image_format_settings_are_honoured() {
         "Provided object does not match schema 'image': 'vmdk' is not one of [None, 'raw', \
          'qcow2']"
     );
+    // ...and the schemas say so, as Glance builds their enum from it (clients validate with it).
+    for (path, pointer) in [
+        ("/v2/schemas/image", "/properties/disk_format/enum"),
+        (
+            "/v2/schemas/images",
+            "/properties/images/items/properties/disk_format/enum",
+        ),
+    ] {
+        let schema: Value = server
+            .client
+            .get(server.url(path))
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(
+            schema.pointer(pointer),
+            Some(&json!([null, "raw", "qcow2"])),
+            "{path}"
+        );
+    }
 }
