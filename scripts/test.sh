@@ -10,6 +10,8 @@
 # tokens and through a real Keystone (started once, first; tests/keystone/lib.sh). Once: the
 # image-inspection corpus against Glance's own inspector (tests/inspect/corpus.sh), and the
 # drop-in test with a real Glance 33 (tests/glance/takeover.sh; PyPI once for its venv).
+# The S3 store (a real Garage, tests/s3/lib.sh) in the first run; then, once and on
+# direct-sqlite only, the API tests with S3 as the default store (GLANCE_TEST_STORE=s3).
 # Extra arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,8 +21,14 @@ scripts/ensure-deps.sh
 # ~/.cache/glance-rs/keystone, state in a temp dir, a free loopback port): the keystone auth
 # tests of every mode and the client suite use it (GLANCE_TEST_KEYSTONE_URL).
 source tests/keystone/lib.sh
-trap keystone_down EXIT
+# One real S3 server (Garage, tests/s3/lib.sh: built once with cargo install into
+# ~/.cache/glance-rs/garage, about 500 s on 2 cores the first time; one node on free loopback
+# ports, state in a temp dir): the S3 store tests and the API tests on S3 use it
+# (GLANCE_TEST_S3_*).
+source tests/s3/lib.sh
+trap 'keystone_down; s3_down' EXIT
 keystone_up
+s3_up
 
 # Each name filter must match at least one test: a renamed or moved test must not drop out of
 # a mode unnoticed (cargo test runs zero tests for a filter that matches none, and passes).
@@ -39,6 +47,11 @@ require_tests() { # TARGET FILTER...
 
 echo "== all tests (API and features on direct-sqlite)"
 env -u GLANCE_TEST_MODE cargo test --all-features "$@"
+
+echo "== API tests with image data on S3 (a real Garage; once, on direct-sqlite)"
+# Every API test with S3 as the default store; api::stores with file + S3 (its second store is
+# the S3 one in this run).
+GLANCE_TEST_STORE=s3 cargo test --all-features --test integration "$@" api::
 
 echo "== image inspection corpus: qemu-img, genisoimage, sgdisk, sfdisk images vs Glance's inspector"
 # Once per run (no data-access mode involved); the oslo.utils venv is cached under

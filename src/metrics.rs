@@ -4,9 +4,11 @@
 //! registry hop entirely.
 
 mod handles;
+mod store;
 pub mod timing;
 
 pub use handles::histogram as static_histogram;
+pub use store::{register_store, store_bytes, store_error, store_op, S3PartInFlight};
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -43,6 +45,10 @@ pub const TOKEN_CACHE_LOOKUPS_TOTAL: &str = "glance_token_cache_lookups_total";
 pub const IMPORTS_TOTAL: &str = "glance_imports_total";
 pub const IMPORT_DURATION: &str = "glance_import_duration_seconds";
 pub const IMAGE_BYTES_IMPORTED: &str = "glance_image_bytes_imported_total";
+pub const STORE_OPERATION_DURATION: &str = "glance_store_operation_duration_seconds";
+pub const STORE_BYTES: &str = "glance_store_bytes_total";
+pub const STORE_PARTS_IN_FLIGHT: &str = "glance_store_multipart_parts_in_flight";
+pub const STORE_ERRORS: &str = "glance_store_errors_total";
 
 /// Every metric this crate exports (tests/integration/api/metrics.rs compares it, and the
 /// dashboards, with a real scrape).
@@ -66,6 +72,10 @@ pub const ALL: &[&str] = &[
     IMPORTS_TOTAL,
     IMPORT_DURATION,
     IMAGE_BYTES_IMPORTED,
+    STORE_OPERATION_DURATION,
+    STORE_BYTES,
+    STORE_PARTS_IN_FLIGHT,
+    STORE_ERRORS,
 ];
 
 /// Histogram buckets in seconds, 100 µs to 10 s.
@@ -193,6 +203,25 @@ fn describe_all() {
         "Uploads refused by content inspection (415), by reason: format_mismatch, \
          multiple_formats, incomplete, or the failed safety check (backing_file, data_file, \
          unknown_features, descriptor, footer, vmdk_allowed_types, mbr, version, banned)."
+    );
+    describe_histogram!(
+        STORE_OPERATION_DURATION,
+        Unit::Seconds,
+        "Time of one image store operation (put, put_part, complete_multipart, \
+         abort_multipart, get, head, delete, place, open), by store, kind and outcome."
+    );
+    describe_counter!(
+        STORE_BYTES,
+        Unit::Bytes,
+        "Image bytes written to or read from a store, by store, kind and direction."
+    );
+    describe_gauge!(
+        STORE_PARTS_IN_FLIGHT,
+        "S3 multipart parts being sent now, by store."
+    );
+    describe_counter!(
+        STORE_ERRORS,
+        "Failed image store operations, by store, kind and operation."
     );
     describe_gauge!(
         BUILD_INFO,

@@ -8,9 +8,10 @@
 //!   a compare-and-set on `saving`: of two nodes racing, one wins and the other gets Conflict.
 //!   A live uploader that lost its image this way fails its own final compare-and-set
 //!   (saving → active) and removes its data.
-//! - Temporary `.{image_id}.{uuid}.part` files are never served; a node removes those whose
-//!   image is not `saving` or `importing` (the upload or import that wrote them is over), at
-//!   start and on every pass; in the staging area, those whose image is not `uploading`.
+//! - Temporary `.{image_id}.{uuid}.part` files and incomplete S3 multipart uploads (key = image
+//!   id) are never served; a node removes those whose image is not `saving` or `importing` (the
+//!   upload or import that wrote them is over), at start and on every pass; in the staging
+//!   area, those whose image is not `uploading`.
 //! - Imports (`crate::import`) touch their image the same way while `importing`. An image left
 //!   `importing` untouched is put back to `queued` (size cleared, import lock dropped, staged
 //!   data removed), with a compare-and-set on the status and on the lock, and its task is
@@ -27,7 +28,7 @@ use crate::domain::{
     now, CmpOp, ImageChanges, ImageQuery, ImageStatus, RequestContext, TaskChanges, TaskStatus,
     ValueMatch, VisibilityFilter,
 };
-use crate::store::Store;
+use crate::store::{FileStore, Stores};
 
 /// How often an uploader touches its image, and how often a node looks for stale uploads.
 pub fn heartbeat_interval(stale_upload_seconds: u64) -> Duration {
@@ -78,22 +79,45 @@ pub async fn reset_stale_uploads(
     Ok(reset)
 }
 
-/// Remove temporary files (and, in the staging area, staged data) whose image is no longer
-/// in one of `live` statuses; how many.
+/// Remove what interrupted writes left in every store (`.part` files, incomplete S3
+/// multipart uploads) whose image is no longer in one of `live` statuses; how many.
 pub async fn remove_orphan_parts(
     db: &dyn DataAccess,
-    store: &Store,
+    stores: &Stores,
     live: &[ImageStatus],
-    staged_too: bool,
 ) -> std::io::Result<usize> {
     let ctx = system_context();
     let mut removed = 0;
-    let mut entries = tokio::fs::read_dir(store.root()).await?;
+    for entry in stores.entries() {
+        for leftover in entry.store.leftovers().await? {
+            let in_progress = matches!(
+                db.image_get(&ctx, &leftover.image_id, false).await,
+                Ok(image) if live.contains(&image.status) && !image.deleted
+            );
+            if !in_progress {
+                entry.store.remove_leftover(&leftover).await?;
+                removed += 1;
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// Remove temporary files and staged data of the staging area whose image is no longer in one
+/// of `live` statuses; how many.
+pub async fn remove_orphan_staging(
+    db: &dyn DataAccess,
+    staging: &FileStore,
+    live: &[ImageStatus],
+) -> std::io::Result<usize> {
+    let ctx = system_context();
+    let mut removed = 0;
+    let mut entries = tokio::fs::read_dir(staging.root()).await?;
     while let Some(entry) = entries.next_entry().await? {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let image_id = match part_file_image(&name) {
+        let image_id = match crate::store::file::part_file_image(&name) {
             Some(image_id) => image_id,
-            None if staged_too && uuid::Uuid::parse_str(&name).is_ok() => name.as_str(),
+            None if uuid::Uuid::parse_str(&name).is_ok() => name.as_str(),
             None => continue,
         };
         let in_progress = matches!(
@@ -115,7 +139,7 @@ pub async fn remove_orphan_parts(
 /// `stale` back to `queued`, failing their tasks; how many.
 pub async fn reset_stale_imports(
     db: &dyn DataAccess,
-    staging: &Store,
+    staging: &FileStore,
     stale: Duration,
 ) -> Result<usize, DataAccessError> {
     let ctx = system_context();
@@ -159,7 +183,7 @@ pub async fn reset_stale_imports(
                 image.id
             );
             reset += 1;
-            if let Err(err) = staging.delete(&image.id).await {
+            if let Err(err) = staging.delete_image(&image.id).await {
                 log::warn!("cannot remove staged data of image {}: {err}", image.id);
             }
             if let Some(task_id) = lock {
@@ -189,14 +213,13 @@ async fn fail_task(db: &dyn DataAccess, ctx: &RequestContext, task_id: &str) {
     }
 }
 
-/// `.{image_id}.{uuid}.part` → image_id.
-fn part_file_image(name: &str) -> Option<&str> {
-    let inner = name.strip_prefix('.')?.strip_suffix(".part")?;
-    inner.rsplit_once('.').map(|(id, _)| id)
-}
-
 /// One recovery pass: stale uploads and imports first, so their files go in the same pass.
-pub async fn recover_once(db: &dyn DataAccess, store: &Store, staging: &Store, stale: Duration) {
+pub async fn recover_once(
+    db: &dyn DataAccess,
+    stores: &Stores,
+    staging: &FileStore,
+    stale: Duration,
+) {
     match reset_stale_uploads(db, stale).await {
         Ok(0) => {}
         Ok(n) => log::warn!("{n} stale upload(s) reset to queued"),
@@ -208,13 +231,13 @@ pub async fn recover_once(db: &dyn DataAccess, store: &Store, staging: &Store, s
         Err(err) => log::error!("cannot look for stale imports: {err}"),
     }
     let live = [ImageStatus::Saving, ImageStatus::Importing];
-    match remove_orphan_parts(db, store, &live, false).await {
+    match remove_orphan_parts(db, stores, &live).await {
         Ok(0) => {}
         Ok(n) => log::warn!("{n} orphan temporary upload file(s) removed"),
         Err(err) => log::error!("cannot clean temporary upload files: {err}"),
     }
     let staged = [ImageStatus::Uploading, ImageStatus::Importing];
-    match remove_orphan_parts(db, staging, &staged, true).await {
+    match remove_orphan_staging(db, staging, &staged).await {
         Ok(0) => {}
         Ok(n) => log::warn!("{n} orphan staging file(s) removed"),
         Err(err) => log::error!("cannot clean the staging area: {err}"),
@@ -224,28 +247,16 @@ pub async fn recover_once(db: &dyn DataAccess, store: &Store, staging: &Store, s
 /// Recover at start, then periodically, for the life of the process.
 pub fn spawn(
     db: Arc<dyn DataAccess>,
-    store: Arc<Store>,
-    staging: Arc<Store>,
+    stores: Arc<Stores>,
+    staging: Arc<FileStore>,
     stale_upload_seconds: u64,
 ) {
     let stale = Duration::from_secs(stale_upload_seconds);
     let every = heartbeat_interval(stale_upload_seconds);
     tokio::spawn(async move {
         loop {
-            recover_once(db.as_ref(), &store, &staging, stale).await;
+            recover_once(db.as_ref(), &stores, &staging, stale).await;
             tokio::time::sleep(every).await;
         }
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn part_names() {
-        assert_eq!(part_file_image(".abc-1.0f3e.part"), Some("abc-1"));
-        assert_eq!(part_file_image("abc"), None);
-        assert_eq!(part_file_image(".abc.part"), None);
-    }
 }

@@ -7,6 +7,9 @@ mod import_steps;
 #[allow(dead_code)]
 #[path = "integration/support/postgres.rs"]
 mod postgres;
+#[path = "integration/support/s3.rs"]
+#[allow(dead_code)]
+mod s3;
 #[path = "integration/support/server.rs"]
 #[allow(dead_code)]
 mod server;

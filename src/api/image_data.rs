@@ -1,23 +1,23 @@
-//! `PUT /v2/images/{id}/file` (upload) and `GET /v2/images/{id}/file` (download), §5.2–§5.3.
+//! `PUT /v2/images/{id}/file` (upload), §5.2 (download: `image_download`).
 //!
-//! An upload moves the image queued → saving with a compare-and-set, streams the body into a
-//! temporary file while hashing it, renames the file into place and saves the image active with
-//! a second compare-and-set (saving → active). Whatever goes wrong in between — a bad size, the
+//! An upload moves the image queued → saving with a compare-and-set, streams the body into the
+//! chosen store (`X-Image-Meta-Store` in multi-store, else the default) while hashing it, puts
+//! the data in place (rename, or the object completed) and saves the image active with a
+//! second compare-and-set (saving → active). Whatever goes wrong in between — a bad size, the
 //! size cap, a store error, the client vanishing, the request future being dropped — puts the
 //! image back to queued and leaves no data behind.
 
 use std::rc::Rc;
+use std::sync::Arc;
 
-use actix_web::body::SizedStream;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 
 use crate::api::auth::Caller;
-use crate::api::byte_ranges;
-use crate::api::common::{ensure_writable, find_image, reject_body};
+use crate::api::common::{ensure_writable, find_image};
 use crate::api::in_flight::{RequestInFlight, WorkToken};
-use crate::api::middleware::{no_content, no_content_bare};
+use crate::api::middleware::no_content;
 use crate::api::State;
 use crate::data_access::DataAccessError;
 use crate::domain::{
@@ -28,7 +28,35 @@ use crate::metrics;
 use crate::recovery;
 use crate::store::ingest::{ingest, Formats, IngestError, Ingested, Rules};
 use crate::store::inspect::Policy;
-use crate::store::{Store, Written};
+use crate::store::{loggable, ImageStore, Written};
+
+/// The store an upload goes to, and the location it will have there.
+#[derive(Clone)]
+pub(super) struct Target {
+    id: String,
+    store: Arc<dyn ImageStore>,
+    url: String,
+}
+
+/// Glance: in multi-store, `X-Image-Meta-Store` (else the default backend) must name an
+/// enabled store (400); in single-store the header is ignored.
+fn choose_store(req: &HttpRequest, state: &State, image_id: &str) -> Result<Target, ApiError> {
+    let stores = &state.stores;
+    let entry = match req.headers().get("x-image-meta-store") {
+        Some(value) if stores.multi() => {
+            let id = String::from_utf8_lossy(value.as_bytes()).trim().to_string();
+            stores
+                .get(&id)
+                .ok_or_else(|| ApiError::bad_request(format!("Store for scheme {id} not found")))?
+        }
+        _ => stores.default_entry(),
+    };
+    Ok(Target {
+        id: entry.id.clone(),
+        store: entry.store.clone(),
+        url: entry.store.url_for(image_id),
+    })
+}
 
 pub async fn upload(
     req: HttpRequest,
@@ -38,16 +66,26 @@ pub async fn upload(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let image_id = image_id.into_inner();
+    let target = match choose_store(&req, &state, &image_id) {
+        Ok(target) => target,
+        Err(err) => {
+            discard_small_body(payload).await;
+            return Err(err);
+        }
+    };
     // From here on the image is ours in `saving`; the guard undoes that if we never finish.
-    let (declared, formats, mut guard) = match start_saving(&req, &state, &ctx, &image_id).await {
+    let started = start_saving(&req, &state, &ctx, &image_id, &target).await;
+    let (declared, formats, mut guard) = match started {
         Ok(started) => started,
         Err(err) => {
             discard_small_body(payload).await;
             return Err(err);
         }
     };
-    let cap = state.settings.limits.image_size_cap;
-    let received = receive(&state, &ctx, &image_id, payload, declared, cap, &formats).await;
+    let received = receive(
+        &state, &ctx, &image_id, &target, payload, declared, &formats,
+    )
+    .await;
     let (written, virtual_size) = match received {
         Ok(received) => received,
         Err(err) => {
@@ -66,8 +104,8 @@ pub async fn upload(
         os_hash_algo: Some(Some("sha512".to_string())),
         os_hash_value: Some(Some(written.sha512)),
         add_locations: vec![NewLocation {
-            url: state.store.url_for(&image_id),
-            metadata: serde_json::Map::new(),
+            url: target.url.clone(),
+            metadata: state.stores.location_metadata(&target.id),
             status: LocationStatus::Active,
         }],
         ..ImageChanges::default()
@@ -84,7 +122,7 @@ pub async fn upload(
         Err(DataAccessError::NotFound(_) | DataAccessError::Conflict(_)) => {
             guard.armed = false;
             log::warn!("image {image_id} was deleted or changed during its upload; data removed");
-            remove_data(&state.store, &image_id).await;
+            remove_data(&target, &image_id).await;
             Err(ApiError::gone(format!(
                 "Image {image_id} could not be found after upload. The image may have been \
                  deleted during the upload, cleaning up the chunks uploaded."
@@ -103,6 +141,7 @@ async fn start_saving(
     state: &State,
     ctx: &RequestContext,
     image_id: &str,
+    target: &Target,
 ) -> Result<(Option<u64>, Formats, SavingGuard), ApiError> {
     check_octet_stream(req)?;
     let declared = declared_size(req)?;
@@ -149,7 +188,7 @@ async fn start_saving(
     let work = req
         .conn_data::<Rc<RequestInFlight>>()
         .and_then(|in_flight| in_flight.work_token());
-    match claim_saving(state, ctx, image_id, work).await {
+    match claim_saving(state, ctx, image_id, target, work).await {
         Ok(guard) => Ok((declared, formats, guard)),
         Err(DataAccessError::Conflict(_)) => Err(ApiError::conflict(
             "Image status transition from queued to saving is not allowed",
@@ -166,9 +205,11 @@ async fn claim_saving(
     state: &State,
     ctx: &RequestContext,
     image_id: &str,
+    target: &Target,
     work: Option<WorkToken>,
 ) -> Result<SavingGuard, DataAccessError> {
     let (state, ctx, image_id) = (state.clone(), ctx.clone(), image_id.to_string());
+    let target = target.clone();
     let claim = tokio::spawn(async move {
         let saving = ImageChanges {
             status: Some(ImageStatus::Saving),
@@ -182,6 +223,7 @@ async fn claim_saving(
             state,
             ctx,
             image_id,
+            target: Some(target),
             armed: true,
             data_committed: false,
             staging: false,
@@ -254,17 +296,17 @@ async fn receive(
     state: &State,
     ctx: &RequestContext,
     image_id: &str,
+    target: &Target,
     payload: web::Payload,
     declared: Option<u64>,
-    cap: u64,
     formats: &Formats,
 ) -> Result<(Written, Option<u64>), ApiError> {
     let _in_progress = metrics::UploadInProgress::start();
+    let cap = state.settings.limits.image_size_cap;
     let ingested = take_in(
         state,
-        &state.store,
+        target.store.as_ref(),
         image_id,
-        &state.store.path_for(image_id),
         payload,
         declared,
         cap,
@@ -280,9 +322,8 @@ async fn receive(
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn take_in<T, Fut>(
     state: &State,
-    store: &Store,
+    store: &dyn ImageStore,
     image_id: &str,
-    dest: &std::path::Path,
     payload: web::Payload,
     declared: Option<u64>,
     cap: u64,
@@ -304,7 +345,6 @@ where
     match ingest(
         store,
         image_id,
-        dest,
         payload,
         &rules,
         heartbeat,
@@ -357,9 +397,15 @@ pub(super) async fn touch_while(
 }
 
 /// Put an image we hold in `saving` back to `queued` (size cleared). If our data was already
-/// renamed into place (`data_committed`), remove it too, unless the image went active with it
+/// put in place (`data_committed`), remove it too, unless the image went active with it
 /// (the final save landed but its answer was lost).
-async fn undo_saving(state: &State, ctx: &RequestContext, image_id: &str, data_committed: bool) {
+async fn undo_saving(
+    state: &State,
+    ctx: &RequestContext,
+    image_id: &str,
+    target: &Target,
+    data_committed: bool,
+) {
     let queued = ImageChanges {
         status: Some(ImageStatus::Queued),
         size: Some(None),
@@ -385,26 +431,29 @@ async fn undo_saving(state: &State, ctx: &RequestContext, image_id: &str, data_c
         Ok(_) | Err(DataAccessError::NotFound(_)) => false,
         Err(DataAccessError::Conflict(_)) => {
             // Not saving any more: keep the data only if it is what the image now points at.
-            let url = state.store.url_for(image_id);
+            let url = &target.url;
             state
                 .db
                 .image_get(ctx, image_id, false)
                 .await
                 .is_ok_and(|image| {
                     image.status != ImageStatus::Queued
-                        && image.locations.iter().any(|l| l.url == url)
+                        && image.locations.iter().any(|l| l.url == *url)
                 })
         }
         Err(_) => false,
     };
     if !keep_data {
-        remove_data(&state.store, image_id).await;
+        remove_data(target, image_id).await;
     }
 }
 
-async fn remove_data(store: &Store, image_id: &str) {
-    if let Err(err) = store.delete(image_id).await {
-        log::error!("cannot remove data of image {image_id}: {err}");
+async fn remove_data(target: &Target, image_id: &str) {
+    if let Err(err) = target.store.delete(&target.url).await {
+        log::error!(
+            "cannot remove data of image {image_id} ({}): {err}",
+            loggable(&target.url)
+        );
     }
 }
 
@@ -415,6 +464,8 @@ pub(super) struct SavingGuard {
     pub(super) state: State,
     pub(super) ctx: RequestContext,
     pub(super) image_id: String,
+    /// Where an upload writes (`None` for a stage).
+    pub(super) target: Option<Target>,
     pub(super) armed: bool,
     /// The data file is in place (only the final save was pending).
     pub(super) data_committed: bool,
@@ -439,14 +490,19 @@ impl SavingGuard {
         }
         let (state, ctx, image_id) = (self.state.clone(), self.ctx.clone(), self.image_id.clone());
         let (data_committed, staging) = (self.data_committed, self.staging);
+        let target = self.target.clone();
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 let work = self.work.take();
                 Some(runtime.spawn(async move {
-                    if staging {
-                        super::import::undo_staging(&state, &ctx, &image_id, data_committed).await;
-                    } else {
-                        undo_saving(&state, &ctx, &image_id, data_committed).await;
+                    match (staging, target) {
+                        (false, Some(target)) => {
+                            undo_saving(&state, &ctx, &image_id, &target, data_committed).await;
+                        }
+                        _ => {
+                            super::import::undo_staging(&state, &ctx, &image_id, data_committed)
+                                .await;
+                        }
                     }
                     drop(work);
                 }))
@@ -463,59 +519,4 @@ impl Drop for SavingGuard {
     fn drop(&mut self) {
         self.spawn_undo();
     }
-}
-
-pub async fn download(
-    req: HttpRequest,
-    state: State,
-    Caller(ctx): Caller,
-    image_id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    reject_body(&req)?;
-    let image = find_image(&state, &ctx, &image_id).await?;
-    if image.status == ImageStatus::Deactivated && !ctx.is_admin {
-        return Err(ApiError::forbidden(
-            "The requested image has been deactivated. Image data download is forbidden.",
-        ));
-    }
-    let data_path = image
-        .locations
-        .iter()
-        .filter(|l| l.status == LocationStatus::Active)
-        .find_map(|l| state.store.path_from_url(&l.url));
-    let Some(data_path) = data_path else {
-        return Ok(no_content_bare());
-    };
-    let size = match image.size.and_then(|s| u64::try_from(s).ok()) {
-        Some(size) => size,
-        None => match tokio::fs::metadata(&data_path).await {
-            Ok(meta) => meta.len(),
-            Err(_) => return Ok(no_content_bare()),
-        },
-    };
-    let range = byte_ranges::requested_range(&req, size)?;
-    let (start, length) = range.map_or((0, size), |(start, end)| (start, end - start + 1));
-    let stream = match Store::read_range(&data_path, start, length).await {
-        Ok(stream) => stream,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(no_content_bare()),
-        Err(err) => return Err(ApiError::internal(format!("image store: {err}"))),
-    };
-    let mut response = HttpResponse::build(if range.is_some() {
-        StatusCode::PARTIAL_CONTENT
-    } else {
-        StatusCode::OK
-    });
-    response.content_type("application/octet-stream");
-    if let Some((start, end)) = range {
-        response.insert_header((header::CONTENT_RANGE, format!("bytes {start}-{end}/{size}")));
-    }
-    if let Some(checksum) = image.checksum.as_deref() {
-        response.insert_header(("Content-MD5", checksum));
-    }
-    let counted = stream.inspect(|chunk| {
-        if let Ok(bytes) = chunk {
-            metrics::bytes_downloaded(bytes.len());
-        }
-    });
-    Ok(response.body(SizedStream::new(length, counted)))
 }

@@ -75,6 +75,15 @@ impl Serialize for ImageView<'_> {
         map.serialize_entry("self", &ImageLink(&image.id, ""))?;
         map.serialize_entry("file", &ImageLink(&image.id, "/file"))?;
         map.serialize_entry("schema", "/v2/schemas/image")?;
+        // Multi-store: the stores holding a copy (location metadata `store`), comma-joined.
+        let stores: Vec<&str> = image
+            .locations
+            .iter()
+            .filter_map(|l| l.metadata.get("store").and_then(|v| v.as_str()))
+            .collect();
+        if !stores.is_empty() {
+            map.serialize_entry("stores", &stores.join(","))?;
+        }
         map.end()
     }
 }

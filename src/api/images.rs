@@ -211,12 +211,9 @@ pub async fn delete(
         .image_destroy(&ctx, &image_id)
         .await
         .map_err(gone)?;
-    if let Err(err) = state.store.delete(&image_id).await {
-        // The image is deleted for every client; stale data only costs disk space.
-        log::warn!("image_id={image_id} could not remove stored data: {err}");
-    }
+    super::stores::remove_image_data(&state, &ctx, &image).await;
     // Glance removes staged data too (an import in flight then fails on its lock).
-    if let Err(err) = state.importer.staging().delete(&image_id).await {
+    if let Err(err) = state.importer.staging().delete_image(&image_id).await {
         log::warn!("image_id={image_id} could not remove staged data: {err}");
     }
     Ok(middleware::no_content())

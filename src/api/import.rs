@@ -53,7 +53,7 @@ pub async fn stage(
     let cap = state.settings.limits.image_size_cap;
     let touch = || touch_while(&state, &ctx, &image_id, ImageStatus::Uploading);
     let ingested = take_in(
-        &state, staging, &image_id, &dest, payload, declared, cap, &formats, touch,
+        &state, staging, &image_id, payload, declared, cap, &formats, touch,
     )
     .await;
     let ingested = match ingested {
@@ -137,6 +137,7 @@ async fn start_staging(
         state: state.clone(),
         ctx: ctx.clone(),
         image_id: image_id.to_string(),
+        target: None,
         armed: false,
         data_committed: false,
         staging: true,
@@ -190,7 +191,7 @@ pub(super) async fn undo_staging(
         .image_update(ctx, image_id, queued, false, Some(ImageStatus::Uploading))
         .await;
     if restored.is_ok() && !keep_staged {
-        if let Err(err) = state.importer.staging().delete(image_id).await {
+        if let Err(err) = state.importer.staging().delete_image(image_id).await {
             log::warn!("cannot remove staged data of image {image_id}: {err}");
         }
     }

@@ -11,6 +11,7 @@ mod actions;
 mod byte_ranges;
 pub mod common;
 mod image_data;
+mod image_download;
 mod image_view;
 mod images;
 mod import;
@@ -18,6 +19,7 @@ mod list_params;
 mod members;
 mod patch;
 mod schemas;
+mod stores;
 mod tags;
 mod tasks;
 mod versions;
@@ -32,12 +34,12 @@ use actix_web::{web, App, HttpRequest, HttpResponse};
 use crate::config::Settings;
 use crate::data_access::DataAccess;
 use crate::error::ApiError;
-use crate::store::Store;
+use crate::store::Stores;
 
-/// What every handler gets: the data access, the image store, the settings (and the tokens).
+/// What every handler gets: the data access, the image stores, the settings (and the tokens).
 pub struct AppState {
     pub db: Arc<dyn DataAccess>,
-    pub store: Arc<Store>,
+    pub stores: Arc<Stores>,
     pub settings: Arc<Settings>,
     /// The token table in static-tokens mode; `None` in the other auth modes.
     pub tokens: Option<Arc<crate::auth_tokens::StaticTokens>>,
@@ -182,7 +184,7 @@ fn routes(cfg: &mut web::ServiceConfig, metrics: Option<crate::metrics::MetricsH
             )
             .service(
                 v2_resource("/v2/images/{image_id}/file", "GET, PUT")
-                    .route(web::get().to(image_data::download))
+                    .route(web::get().to(image_download::download))
                     .route(web::put().to(image_data::upload)),
             )
             .service(
@@ -234,6 +236,15 @@ fn routes(cfg: &mut web::ServiceConfig, metrics: Option<crate::metrics::MetricsH
             )
             .service(
                 v2_resource("/v2/info/import", "GET").route(web::get().to(versions::import_info)),
+            )
+            .service(v2_resource("/v2/info/stores", "GET").route(web::get().to(stores::info)))
+            .service(
+                v2_resource("/v2/info/stores/detail", "GET")
+                    .route(web::get().to(stores::info_detail)),
+            )
+            .service(
+                v2_resource("/v2/stores/{store_id}/{image_id}", "DELETE")
+                    .route(web::delete().to(stores::delete_from_store)),
             ),
     );
 }

@@ -14,6 +14,8 @@ pub use import::{
     ImageConversionSettings, ImportFilteringSettings, ImportSettings, IMAGE_CONVERSION,
     IMPLEMENTED_METHODS,
 };
+mod stores;
+pub use stores::{FileStoreSettings, S3StoreSettings, StoreBackendSettings};
 
 /// The data-access modes. Every mode exists in every build, so configuration can tell a mode
 /// that is unknown from one that this build did not compile.
@@ -82,6 +84,10 @@ pub struct Settings {
     pub data_access: DataAccessSettings,
     pub database: DatabaseSettings,
     pub store: StoreSettings,
+    /// Glance's `enabled_backends`: one named store per table (`[stores.NAME]`, `kind` =
+    /// `file` or `s3`). Empty: `store.path` is the one filesystem store.
+    #[serde(default)]
+    pub stores: std::collections::BTreeMap<String, StoreBackendSettings>,
     pub auth: AuthSettings,
     /// `auth.mode = "keystone"`: keystonemiddleware's `[keystone_authtoken]` options.
     pub keystone_authtoken: KeystoneAuthtokenSettings,
@@ -182,6 +188,9 @@ pub struct StoreSettings {
     /// An image `saving` for longer than this without its uploader touching it is reset to
     /// `queued` by any node (see `recovery`); uploaders touch it every quarter of this.
     pub stale_upload_seconds: u64,
+    /// With `[stores.NAME]` tables: the store uploads go to unless `X-Image-Meta-Store` says
+    /// otherwise (Glance's `[glance_store] default_backend`).
+    pub default_backend: String,
 }
 
 /// Glance's option names and defaults (`glance/common/config.py`).
@@ -255,7 +264,9 @@ impl Settings {
             store: StoreSettings {
                 path: "var/images".to_string(),
                 stale_upload_seconds: 3600,
+                default_backend: String::new(),
             },
+            stores: std::collections::BTreeMap::new(),
             auth: AuthSettings {
                 mode: AuthMode::Noauth,
                 tokens_file: String::new(),
@@ -335,6 +346,10 @@ impl Settings {
             let Some((section, key)) = rest.split_once("__") else {
                 continue;
             };
+            if section.eq_ignore_ascii_case("stores") {
+                stores::apply_env(&mut merged, &name, key, &value)?;
+                continue;
+            }
             apply_env(
                 &mut merged,
                 &name,
@@ -375,6 +390,7 @@ impl Settings {
                 "database.pool_timeout and registry.timeout must be > 0".into(),
             ));
         }
+        stores::validate(self)?;
         if self.image_format.disk_formats.is_empty() {
             return Err(ConfigError::Invalid(
                 "image_format.disk_formats must name at least one format".into(),

@@ -160,3 +160,67 @@ fn import_plugins_and_conversion_formats_are_checked() {
         assert!(err.to_string().contains(named), "{err}");
     }
 }
+
+#[test]
+fn stores_come_from_tables_and_the_environment() {
+    let s = load(&[]).expect("defaults");
+    assert!(s.stores.is_empty(), "no [stores]: the single file store");
+    let s = load(&[
+        ("GLANCE__STORE__DEFAULT_BACKEND", "s3"),
+        ("GLANCE__STORES__S3__KIND", "s3"),
+        ("GLANCE__STORES__S3__ENDPOINT", "http://127.0.0.1:3900"),
+        ("GLANCE__STORES__S3__REGION", "garage"),
+        ("GLANCE__STORES__S3__BUCKET", "images"),
+        ("GLANCE__STORES__S3__ACCESS_KEY", "GK1"),
+        ("GLANCE__STORES__S3__SECRET_KEY", "very-secret"),
+        ("GLANCE__STORES__S3__LARGE_OBJECT_CHUNK_SIZE", "8"),
+        ("GLANCE__STORES__FAST__KIND", "file"),
+        ("GLANCE__STORES__FAST__PATH", "/srv/images"),
+    ])
+    .expect("valid stores");
+    assert_eq!(s.store.default_backend, "s3");
+    let StoreBackendSettings::S3(s3) = &s.stores["s3"] else {
+        panic!("s3 store expected")
+    };
+    assert_eq!(
+        (
+            s3.region.as_str(),
+            s3.large_object_chunk_size,
+            s3.large_object_size
+        ),
+        ("garage", 8, 100)
+    );
+    assert!(
+        !format!("{s:?}").contains("very-secret"),
+        "secrets are never in Debug"
+    );
+    assert_eq!(
+        s.stores["fast"],
+        StoreBackendSettings::File(FileStoreSettings {
+            path: "/srv/images".into()
+        })
+    );
+}
+
+#[test]
+fn store_config_mistakes_are_named() {
+    let err = load(&[("GLANCE__STORE__DEFAULT_BACKEND", "s3")]).expect_err("no table");
+    assert!(err.to_string().contains("default_backend"), "{err}");
+    let err = load(&[
+        ("GLANCE__STORES__A__KIND", "file"),
+        ("GLANCE__STORES__A__PATH", "x"),
+    ])
+    .expect_err("no default");
+    assert!(err.to_string().contains("default_backend"), "{err}");
+    let err = load(&[("GLANCE__STORES__A__COLOUR", "red")]).expect_err("unknown key");
+    assert!(err.to_string().contains("stores.a.colour"), "{err}");
+    let err = load(&[
+        ("GLANCE__STORE__DEFAULT_BACKEND", "a"),
+        ("GLANCE__STORES__A__KIND", "s3"),
+        ("GLANCE__STORES__A__ENDPOINT", "http://h"),
+        ("GLANCE__STORES__A__BUCKET", "b"),
+        ("GLANCE__STORES__A__LARGE_OBJECT_CHUNK_SIZE", "1"),
+    ])
+    .expect_err("chunk too small");
+    assert!(err.to_string().contains("at least 5"), "{err}");
+}

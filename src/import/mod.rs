@@ -26,7 +26,7 @@ use crate::domain::{
 };
 use crate::store::ingest::{ingest, Formats, IngestError, Rules};
 use crate::store::inspect::Policy;
-use crate::store::Store;
+use crate::store::{FileStore, Stores};
 
 pub use crate::domain::{IMPORT_LOCK_PROPERTY as LOCK_PROPERTY, STALE_TASK_MESSAGE};
 /// Stores being imported to (Glance keeps it, empty, on single-store deployments).
@@ -69,8 +69,9 @@ pub struct Job {
 /// What runs imports: the data access, the image store, the staging area and the settings.
 pub struct Importer {
     db: Arc<dyn DataAccess>,
-    store: Arc<Store>,
-    staging: Arc<Store>,
+    /// Imports go to the default store.
+    stores: Arc<Stores>,
+    staging: Arc<FileStore>,
     settings: Arc<Settings>,
 }
 
@@ -87,20 +88,20 @@ impl From<DataAccessError> for Failure {
 impl Importer {
     pub fn new(
         db: Arc<dyn DataAccess>,
-        store: Arc<Store>,
-        staging: Arc<Store>,
+        stores: Arc<Stores>,
+        staging: Arc<FileStore>,
         settings: Arc<Settings>,
     ) -> Self {
         Self {
             db,
-            store,
+            stores,
             staging,
             settings,
         }
     }
 
     /// The staging area (`import.staging_path`).
-    pub fn staging(&self) -> &Store {
+    pub fn staging(&self) -> &FileStore {
         &self.staging
     }
 
@@ -178,15 +179,15 @@ impl Importer {
                     .map_err(|err| Failure(err.to_string()))?;
                 if self.settings.import.converts() {
                     // As Glance: the download is staged, the plugin converts the staged file.
-                    let staged = self.staging.path_for(id);
-                    let (store, length) = (&self.staging, body.length);
-                    self.take_in(job, store, &staged, body.stream, length, &formats)
+                    let staging = self.staging.as_ref();
+                    self.take_in(job, staging, body.stream, body.length, &formats)
                         .await?;
-                    self.import_file(job, &staged, &formats).await?
+                    self.import_file(job, &self.staging.path_for(id), &formats)
+                        .await?
                 } else {
-                    let dest = self.store.path_for(id);
+                    let store = self.stores.default_entry().store.as_ref();
                     let ingested = self
-                        .take_in(job, &self.store, &dest, body.stream, body.length, &formats)
+                        .take_in(job, store, body.stream, body.length, &formats)
                         .await?;
                     (ingested, None)
                 }
@@ -205,9 +206,10 @@ impl Importer {
         active.checksum = Some(Some(written.md5));
         active.os_hash_algo = Some(Some("sha512".into()));
         active.os_hash_value = Some(Some(written.sha512));
+        let target = self.stores.default_entry();
         active.add_locations = vec![NewLocation {
-            url: self.store.url_for(id),
-            metadata: serde_json::Map::new(),
+            url: target.store.url_for(id),
+            metadata: self.stores.location_metadata(&target.id),
             status: LocationStatus::Active,
         }];
         active.remove_properties = vec![LOCK_PROPERTY.into()];
@@ -220,7 +222,7 @@ impl Importer {
             .await
         {
             // Not ours any more (deleted, or the lock was taken): our data must go.
-            let _ = self.store.delete(id).await;
+            let _ = target.store.delete(&target.store.url_for(id)).await;
             return Err(lost_lock(id, err));
         }
         self.remove_staged(id).await;
@@ -246,9 +248,8 @@ impl Importer {
         formats: &Formats,
     ) -> Result<(crate::store::ingest::Ingested, Option<Formats>), Failure> {
         let id = job.image_id.as_str();
-        let dest = self.store.path_for(id);
         if !self.settings.import.converts() {
-            let ingested = self.take_in_file(job, path, &dest, formats).await?;
+            let ingested = self.take_in_file(job, path, formats).await?;
             return Ok((ingested, None));
         }
         let converted_path = self
@@ -279,12 +280,12 @@ impl Importer {
                     disk: outcome.disk_format,
                     container: "bare".into(),
                 };
-                self.take_in_file(job, &converted_path, &dest, &converted)
+                self.take_in_file(job, &converted_path, &converted)
                     .await
                     .map(|ingested| (ingested, Some(converted)))
             }
             Ok(_) => self
-                .take_in_file(job, path, &dest, formats)
+                .take_in_file(job, path, formats)
                 .await
                 .map(|ingested| (ingested, None)),
             Err(err) => Err(Failure(format!("Image conversion failed: {err}"))),
@@ -301,7 +302,6 @@ impl Importer {
         &self,
         job: &Job,
         path: &std::path::Path,
-        dest: &std::path::Path,
         formats: &Formats,
     ) -> Result<crate::store::ingest::Ingested, Failure> {
         let size = tokio::fs::metadata(path)
@@ -309,20 +309,18 @@ impl Importer {
             .map_err(|err| Failure(format!("data of image {} is gone: {err}", job.image_id)))?
             .len();
         let data = Box::pin(
-            Store::read_range(path, 0, size)
+            crate::store::file::read_file_range(path, 0, size)
                 .await
                 .map_err(|err| Failure(format!("cannot read the data to import: {err}")))?,
         );
-        self.take_in(job, &self.store, dest, data, Some(size), formats)
-            .await
+        let store = self.stores.default_entry().store.as_ref();
+        self.take_in(job, store, data, Some(size), formats).await
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn take_in<S, E>(
         &self,
         job: &Job,
-        store: &Store,
-        dest: &std::path::Path,
+        store: &dyn crate::store::ImageStore,
         data: S,
         declared: Option<u64>,
         formats: &Formats,
@@ -344,7 +342,6 @@ impl Importer {
         let result = ingest(
             store,
             id,
-            dest,
             data,
             &rules,
             heartbeat,
@@ -439,7 +436,7 @@ impl Importer {
     }
 
     async fn remove_staged(&self, image_id: &str) {
-        if let Err(err) = self.staging.delete(image_id).await {
+        if let Err(err) = self.staging.delete_image(image_id).await {
             log::warn!("cannot remove staged data of image {image_id}: {err}");
         }
     }

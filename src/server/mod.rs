@@ -20,7 +20,7 @@ use crate::config::{AuthMode, Settings};
 use crate::data_access::{self, DataAccess};
 use crate::identity::Keystone;
 use crate::metrics::{self, MetricsHandle};
-use crate::store::Store;
+use crate::store::{FileStore, Stores, STAGING_STORE_ID};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -69,23 +69,26 @@ pub async fn start(
         _ => None,
     };
     metrics::record_build_info("glance-api", settings.data_access.mode.as_str());
-    let store = Arc::new(Store::open(&settings.store.path).map_err(StartError::Store)?);
-    let staging = Arc::new(Store::open(&settings.import.staging_path).map_err(StartError::Store)?);
+    let stores = Arc::new(Stores::open(&settings).map_err(StartError::Store)?);
+    let staging = Arc::new(
+        FileStore::open(STAGING_STORE_ID, &settings.import.staging_path)
+            .map_err(StartError::Store)?,
+    );
     crate::recovery::spawn(
         db.clone(),
-        store.clone(),
+        stores.clone(),
         staging.clone(),
         settings.store.stale_upload_seconds,
     );
     let importer = Arc::new(crate::import::Importer::new(
         db.clone(),
-        store.clone(),
+        stores.clone(),
         staging,
         settings.clone(),
     ));
     let state = web::Data::new(AppState {
         db,
-        store,
+        stores,
         importer,
         settings: settings.clone(),
         tokens,

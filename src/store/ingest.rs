@@ -5,14 +5,13 @@
 //! everything accepted it; on any failure nothing is left behind.
 
 use std::future::Future;
-use std::path::Path;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
 use super::inspect::{Policy, Refusal, Verdict};
-use super::{Store, Written};
+use super::{ImageStore, Written};
 
 /// The image's `disk_format` and `container_format`, which decide how its data is inspected.
 #[derive(Clone, Debug)]
@@ -56,14 +55,13 @@ pub struct Ingested {
     pub virtual_size: Option<u64>,
 }
 
-/// Stream `data` into `store` as `image_id`'s data, placed at `dest`. `touch` runs every
+/// Stream `data` into `store` as `image_id`'s data. `touch` runs every
 /// `heartbeat` while data is awaited (an error stops the ingest); `on_chunk` sees each chunk's
 /// length (metrics).
 #[allow(clippy::too_many_arguments)]
 pub async fn ingest<S, E, T, Fut>(
-    store: &Store,
+    store: &dyn ImageStore,
     image_id: &str,
-    dest: &Path,
     mut data: S,
     rules: &Rules<'_>,
     heartbeat: Duration,
@@ -121,7 +119,7 @@ where
         }
         None => None,
     };
-    upload.place(dest).await?;
+    upload.place().await?;
     Ok(Ingested {
         written,
         virtual_size,

@@ -16,4 +16,5 @@ mod prometheus;
     feature = "direct-sqlite"
 ))]
 mod registry;
+mod s3;
 mod support;

@@ -22,19 +22,25 @@ async fn create(server: &ApiProcess, name: &str, disk_format: &str) -> String {
     created["id"].as_str().expect("id").to_string()
 }
 
+/// PUT 4 KiB of `byte` as the image's data.
+async fn upload(server: &ApiProcess, id: &str, byte: u8) -> reqwest::Response {
+    server
+        .client
+        .put(server.url(&format!("/v2/images/{id}/file")))
+        .header("content-type", "application/octet-stream")
+        .body(vec![byte; 4096])
+        .send()
+        .await
+        .expect("upload")
+}
+
 /// Drive some traffic of every kind the rules look at, and an upload inspection refuses.
 async fn traffic(server: &ApiProcess) {
     let client = &server.client;
     crate::api::metrics::import_one(client, &server.base).await;
     for i in 0..20 {
         let id = create(server, &format!("p{i}"), "raw").await;
-        client
-            .put(server.url(&format!("/v2/images/{id}/file")))
-            .header("content-type", "application/octet-stream")
-            .body(vec![7u8; 4096])
-            .send()
-            .await
-            .expect("upload");
+        upload(server, &id, 7).await;
         client
             .get(server.url(&format!("/v2/images/{id}")))
             .send()
@@ -57,15 +63,26 @@ async fn traffic(server: &ApiProcess) {
             .await
             .expect("404");
     }
-    // An upload that content inspection refuses: raw bytes under disk_format=qcow2.
-    let id = create(server, "liar", "qcow2").await;
-    let refused = client
-        .put(server.url(&format!("/v2/images/{id}/file")))
-        .header("content-type", "application/octet-stream")
-        .body(vec![0u8; 4096])
+    // A store that fails: the image's file is replaced by a non-empty folder, so removing its
+    // data on delete fails (the delete still answers 204; glance_store_errors_total counts it).
+    let id = create(server, "unremovable", "raw").await;
+    upload(server, &id, 7).await;
+    let file = server.dir.path().join("images").join(&id);
+    std::fs::remove_file(&file).expect("the image's file is in store.path");
+    std::fs::create_dir_all(file.join("blocker")).expect("a folder in its place");
+    let deleted = client
+        .delete(server.url(&format!("/v2/images/{id}")))
         .send()
         .await
-        .expect("upload");
+        .expect("delete");
+    assert_eq!(
+        deleted.status().as_u16(),
+        204,
+        "a store failure does not fail the delete"
+    );
+    // An upload that content inspection refuses: raw bytes under disk_format=qcow2.
+    let id = create(server, "liar", "qcow2").await;
+    let refused = upload(server, &id, 0).await;
     assert_eq!(
         refused.status().as_u16(),
         415,

@@ -92,19 +92,10 @@ pub async fn download(server: &TestServer, headers: HeaderMap, id: &str) -> reqw
         .expect("download request")
 }
 
-/// Names in the store folder (including hidden temporary files).
+/// What the default store holds: names in its folder (including hidden temporary files), or
+/// on S3 the objects and multipart uploads under way (`support::s3::stored_names`).
 pub fn store_files(server: &TestServer) -> Vec<String> {
-    match std::fs::read_dir(server.store_dir()) {
-        Ok(entries) => entries
-            .map(|e| {
-                e.expect("dir entry")
-                    .file_name()
-                    .to_string_lossy()
-                    .into_owned()
-            })
-            .collect(),
-        Err(_) => Vec::new(),
-    }
+    crate::support::s3::stored_names(&server.settings)
 }
 
 async fn explanation(response: reqwest::Response) -> String {
@@ -136,13 +127,17 @@ async fn upload_stores_data_and_activates_the_image() {
         image.os_hash_value,
         Some(hex::encode(Sha512::digest(&data)))
     );
-    let expected_path = server.store_dir().join(&id);
     assert_eq!(image.locations.len(), 1);
+    let expected_url = crate::support::s3::default_url(&server.settings, &id);
+    assert_eq!(image.locations[0].url, expected_url);
+    if crate::support::s3::test_store() == crate::support::s3::TestStore::File {
+        let expected_path = server.store_dir().join(&id);
+        assert_eq!(expected_url, format!("file://{}", expected_path.display()));
+    }
     assert_eq!(
-        image.locations[0].url,
-        format!("file://{}", expected_path.display())
+        crate::support::s3::stored_data(&server.settings, &id).await,
+        data
     );
-    assert_eq!(std::fs::read(&expected_path).expect("stored file"), data);
     assert_eq!(store_files(&server), vec![id.clone()]);
 
     let again = upload(&server, HeaderMap::new(), &id, b"abc".to_vec()).await;
@@ -288,10 +283,14 @@ async fn interrupted_upload_restores_queued_and_leaves_no_file() {
         .expect("send part of the body");
     stream.flush().await.expect("flush");
 
-    // Wait until the server is really mid-upload (saving, with a temporary file).
+    // Wait until the server is really mid-upload (saving, with a temporary file; on S3 nothing
+    // is visible before the first full part, larger than this body).
+    let on_s3 = crate::support::s3::test_store() == crate::support::s3::TestStore::S3;
     let mut saw_saving = false;
     for _ in 0..100 {
-        if image(&db, &id).await.status == ImageStatus::Saving && !store_files(&server).is_empty() {
+        if image(&db, &id).await.status == ImageStatus::Saving
+            && (on_s3 || !store_files(&server).is_empty())
+        {
             saw_saving = true;
             break;
         }

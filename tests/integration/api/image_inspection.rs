@@ -68,7 +68,7 @@ async fn show(server: &TestServer, id: &str) -> Value {
 }
 
 fn store_is_empty(server: &TestServer) -> bool {
-    std::fs::read_dir(server.store_dir()).map_or(true, |mut entries| entries.next().is_none())
+    super::image_data::store_files(server).is_empty()
 }
 
 /// Upload, expect Glance's 415 with `detail`, and check nothing was kept.
@@ -89,7 +89,7 @@ async fn refused(server: &TestServer, disk_format: &str, data: Vec<u8>, detail: 
     assert!(
         store_is_empty(server),
         "refused data left in the store: {:?}",
-        std::fs::read_dir(server.store_dir()).map(|d| d.count())
+        super::image_data::store_files(server)
     );
 }
 

@@ -479,10 +479,14 @@ async fn delete_rules_and_effects() {
     let public = create_image(
         &server,
         &admin,
-        json!({"visibility": "public", "owner": "alice", "protected": true}),
+        json!({"visibility": "public", "owner": "alice", "protected": true,
+               "disk_format": "raw", "container_format": "bare"}),
     )
     .await;
     let id = public["id"].as_str().expect("id").to_string();
+    let uploaded =
+        super::image_data::upload(&server, admin.clone(), &id, b"image bytes".to_vec()).await;
+    assert_eq!(uploaded.status(), StatusCode::NO_CONTENT);
 
     let message = expect_error(delete(&server, &admin, &id).await, StatusCode::FORBIDDEN).await;
     assert_eq!(
@@ -506,15 +510,16 @@ async fn delete_rules_and_effects() {
     .await;
     expect_json(unprotect, StatusCode::OK).await;
     // Stored data goes with the image.
-    std::fs::create_dir_all(server.store_dir()).expect("store dir");
-    let data = server.store_dir().join(&id);
-    std::fs::write(&data, b"image bytes").expect("write data");
+    assert!(crate::support::s3::data_exists(&server.settings, &id).await);
 
     let response = delete(&server, &alice, &id).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert!(response.headers().get("x-openstack-request-id").is_some());
     assert_eq!(response.text().await.expect("body"), "");
-    assert!(!data.exists(), "the image data is removed");
+    assert!(
+        !crate::support::s3::data_exists(&server.settings, &id).await,
+        "the image data is removed"
+    );
 
     for who in [&alice, &admin] {
         expect_error(

@@ -32,6 +32,9 @@ pub(crate) fn not_in_this_scrape(mode: TestMode) -> Vec<(&'static str, &'static 
         absent.push((metrics::REGISTRY_RPC_DURATION, "glance-registry only"));
         absent.push((metrics::REGISTRY_HOP_DURATION, "registry-proxy only"));
     }
+    if crate::support::s3::test_store() == crate::support::s3::TestStore::File {
+        absent.push((metrics::STORE_PARTS_IN_FLIGHT, "S3 stores only"));
+    }
     if mode == TestMode::DirectSqlite {
         let why = "no connection pool on SQLite";
         absent.push((metrics::POOL_CONNECTIONS, why));

@@ -14,6 +14,7 @@ mod keystone;
 mod members;
 pub(crate) mod metrics;
 mod schemas;
+mod stores;
 mod tags;
 mod versions;
 

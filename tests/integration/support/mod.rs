@@ -5,6 +5,7 @@ pub mod keystone;
 #[cfg(feature = "direct-postgres")]
 pub mod postgres;
 pub mod process;
+pub mod s3;
 pub mod server;
 #[cfg(feature = "direct-sqlite")]
 pub mod sqlite;

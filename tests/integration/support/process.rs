@@ -52,6 +52,7 @@ impl ApiProcess {
         let (mode_env, registry) = test_mode().await;
         let mut env: Vec<(&str, String)> = env.to_vec();
         env.extend(mode_env);
+        env.extend(super::s3::test_store_env());
         let mut process = Self::start_on_port(free_port(), &env).await;
         process.registry_base = env
             .iter()

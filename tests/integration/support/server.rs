@@ -51,6 +51,7 @@ impl TestServer {
         settings.store.path = dir.path().join("images").display().to_string();
         settings.import.staging_path = dir.path().join("staging").display().to_string();
         settings.server.workers = 2;
+        super::s3::apply_test_store(&mut settings);
         tweak(&mut settings);
         let registry = proxy_if_requested(&mut settings).await;
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
