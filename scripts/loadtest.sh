@@ -7,6 +7,8 @@
 # of tests/keystone/ (started here unless GLANCE_TEST_KEYSTONE_URL names one).
 #   scripts/loadtest.sh [--duration SECONDS] [--connections N] [--upload-mib N] [--out docs]
 #   scripts/loadtest.sh --keystone-only [--duration SECONDS] [--rounds N]
+# glance-direct imports (scripts/load/imports.py) are a row of every mode; alone, printed only:
+#   scripts/loadtest.sh --imports-only [--upload-mib N] [--rounds N]
 # The scale profile (scripts/load/scale.py): 1k…1M seeded images, list/GET cost against size.
 #   scripts/loadtest.sh --scale [--sizes 1000,100000,1000000] [--backend postgres|sqlite] [--reuse]
 # PostgreSQL: GLANCE_TEST_DATABASE_URL if set, else a throwaway cluster (scripts/pg-throwaway.sh).
@@ -18,6 +20,9 @@ if [ "${1:-}" = --scale ]; then
   exec python3 scripts/load/scale.py "$@"
 fi
 cargo build --release --all-features --bins --example baseline --example hash_baseline
+if [ "${1:-}" = --imports-only ]; then
+  exec python3 scripts/load/run.py "$@"
+fi
 source tests/keystone/lib.sh
 trap keystone_down EXIT
 keystone_up

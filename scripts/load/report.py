@@ -29,6 +29,16 @@ def markdown(r):
         rss = entry.get("api_peak_rss_mib")
         lines.append(f"| {label} | {entry['upload_mib_s']:.0f} | {entry['download_mib_s']:.0f} | {rss:.1f} |" if rss else
                      f"| {label} | {entry['upload_mib_s']:.0f} | {entry['download_mib_s']:.0f} | n/a |")
+    if all("imports" in e for e in modes.values()):
+        lines += ["", f"glance-direct imports (scripts/load/imports.py): {r['upload_mib']} MiB staged with curl then "
+                  "imported until active (median of rounds); and 64 small (64 KiB) create → stage → import → active "
+                  "sequences, 8 at once.", "",
+                  "| mode | stage MiB/s | import s | import MiB/s | small imports/s | small p50 ms | small p95 ms |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        for label, entry in modes.items():
+            b, sm = entry["imports"]["big"], entry["imports"]["small"]
+            lines.append(f"| {label} | {b['stage_mib_s']:.0f} | {b['import_s']:.2f} | {b['import_mib_s']:.0f} | "
+                         f"{sm['imports_per_s']:.1f} | {sm['p50_ms']:.0f} | {sm['p95_ms']:.0f} |")
     get = {label: e["ops"]["get image"]["rps"] for label, e in modes.items()}
     side = r.get("side_by_side")
     if side:

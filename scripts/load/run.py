@@ -18,6 +18,8 @@ import tempfile
 import time
 import urllib.request
 
+import imports  # scripts/load/imports.py (this folder is on sys.path as the script's own)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # GLANCE_LOAD_BIN: another build folder (e.g. target/debug for a quick look; figures are not comparable)
 BIN = os.environ.get("GLANCE_LOAD_BIN") or os.path.join(ROOT, "target", "release")
@@ -160,6 +162,7 @@ def transfer(base, data_file, size, rounds):
 
 
 def run_mode(label, mode, backend, args, workdir, pg_admin_url, results):
+    """Everything measured on one mode; with --imports-only, the import row alone."""
     print(f"== {label}", flush=True)
     mode_dir = os.path.join(workdir, re.sub(r"\W+", "-", label))
     os.makedirs(mode_dir)
@@ -176,6 +179,7 @@ def run_mode(label, mode, backend, args, workdir, pg_admin_url, results):
     procs = []
     try:
         api_env = {"GLANCE__SERVER__BIND": f"127.0.0.1:{free_port()}", "GLANCE__STORE__PATH": os.path.join(mode_dir, "images"),
+                   "GLANCE__IMPORT__STAGING_PATH": os.path.join(mode_dir, "staging"),
                    "GLANCE__DATA_ACCESS__MODE": mode}
         registry_base = None
         if mode == "registry-proxy":
@@ -192,6 +196,12 @@ def run_mode(label, mode, backend, args, workdir, pg_admin_url, results):
         procs.append(api)
         base = "http://" + api_env["GLANCE__SERVER__BIND"]
         wait_healthy(base)
+        data_file = os.path.join(workdir, "upload.bin")
+        if args.imports_only:
+            entry = {"imports": imports.measure(http, base, data_file, args.upload_mib * 2**20, args.rounds)}
+            results["modes"][label] = entry
+            print("   " + imports.summary(entry["imports"]), flush=True)
+            return
         ids = seed(base)
         target = ids[len(ids) // 2]
         entry = {"ops": {}}
@@ -204,9 +214,9 @@ def run_mode(label, mode, backend, args, workdir, pg_admin_url, results):
             procs.append(baseline)
             time.sleep(1)
             results["baseline"] = wrk(f"http://127.0.0.1:{port}/v2/images/{target}", "get.lua", args.duration, args.connections)
-        data_file = os.path.join(workdir, "upload.bin")
         up, down = transfer(base, data_file, args.upload_mib * 2**20, args.rounds)
         entry["upload_mib_s"], entry["download_mib_s"] = up, down
+        entry["imports"] = imports.measure(http, base, data_file, args.upload_mib * 2**20, args.rounds)
         entry["api_peak_rss_mib"] = api.peak_rss_mib()
         entry["data_access_mean_s"] = mean_by_operation(scrape(base))
         if registry_base:
@@ -217,6 +227,7 @@ def run_mode(label, mode, backend, args, workdir, pg_admin_url, results):
             r = entry["ops"][op]
             print(f"   {op:22s} {r['rps']:9.1f} req/s  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  errors {r['errors']} non2xx {r['non2xx']}", flush=True)
         print(f"   upload {up:.0f} MiB/s, download {down:.0f} MiB/s, peak RSS {entry['api_peak_rss_mib']} MiB", flush=True)
+        print("   " + imports.summary(entry["imports"]), flush=True)
     finally:
         for p in reversed(procs):
             p.stop()
@@ -350,6 +361,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--keystone-only", action="store_true",
                         help="only the noauth vs keystone GET image comparison (no report written)")
+    parser.add_argument("--imports-only", action="store_true",
+                        help="only the glance-direct import row, every mode (no report written)")
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--upload-mib", type=int, default=64)
@@ -374,6 +387,15 @@ def main():
     if args.keystone_only:
         keystone_side_by_side(args, workdir, keystone_url, results)
         shutil.rmtree(workdir, ignore_errors=True)
+        return
+    if args.imports_only:
+        try:
+            for label, mode, backend in MODES:
+                run_mode(label, mode, backend, args, workdir, pg_url, results)
+        finally:
+            if pg_dir:
+                subprocess.run([os.path.join(ROOT, "scripts", "pg-throwaway.sh"), "stop", pg_dir])
+            shutil.rmtree(workdir, ignore_errors=True)
         return
     try:
         if keystone_url:
