@@ -47,6 +47,7 @@ impl TokenIdentity {
             is_admin: self.roles.iter().any(|r| r == "admin"),
             read_only: false,
             request_id,
+            token: Default::default(),
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::api::middleware::RequestId;
 use crate::api::State;
 use crate::auth_tokens::TokenTable;
 use crate::config::AuthMode;
-use crate::domain::RequestContext;
+use crate::domain::{RequestContext, TokenScope};
 use crate::error::ApiError;
 use crate::identity::{self, AuthError, Identity, Keystone};
 
@@ -158,6 +158,15 @@ pub fn context_for(req: &HttpRequest) -> Result<RequestContext, ApiError> {
                 roles,
                 read_only: false,
                 request_id,
+                // keystonemiddleware's headers for the rest of the token.
+                token: TokenScope {
+                    user_domain_name: header(req, "x-user-domain-name").map(str::to_string),
+                    project_domain_name: header(req, "x-project-domain-name").map(str::to_string),
+                    domain_id: header(req, "x-domain-id").map(str::to_string),
+                    system_scope: header(req, "openstack-system-scope")
+                        .is_some_and(|s| s.eq_ignore_ascii_case("all")),
+                    expires_at: None,
+                },
             })
         }
     }

@@ -380,6 +380,14 @@ mod tests {
             is_admin: false,
             read_only: true,
             request_id: "req-1".into(),
+            token: crate::domain::TokenScope {
+                user_domain_name: Some("Défault".into()),
+                project_domain_name: Some("Default".into()),
+                domain_id: None,
+                system_scope: true,
+                expires_at: chrono::DateTime::from_timestamp(1_800_000_000, 0)
+                    .map(|t| t.naive_utc()),
+            },
         };
         let header = encode_context(&ctx).expect("encodes");
         assert!(

@@ -69,6 +69,35 @@ pub struct RequestContext {
     /// Anonymous contexts may read but never write.
     pub read_only: bool,
     pub request_id: String,
+    /// What else a Keystone token says (keystone mode; empty otherwise), as Glance's context
+    /// carries it: the user's and project's domains, a domain-scoped token's domain, a
+    /// system-scoped token, and when the token expires. Forwarded to the registry like the rest.
+    #[serde(default, skip_serializing_if = "TokenScope::is_empty")]
+    pub token: TokenScope,
+}
+
+/// The Keystone token details of a `RequestContext` beyond user, project and roles.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TokenScope {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_domain_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project_domain_name: Option<String>,
+    /// A domain-scoped token's domain id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain_id: Option<String>,
+    /// A system-scoped token (`"system": {"all": true}`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub system_scope: bool,
+    #[serde(skip_serializing_if = "Option::is_none", with = "wire_time::optional")]
+    pub expires_at: Option<Timestamp>,
+}
+
+impl TokenScope {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 impl RequestContext {

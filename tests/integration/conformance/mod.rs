@@ -133,6 +133,7 @@ pub fn admin() -> RequestContext {
         is_admin: true,
         read_only: false,
         request_id: "req-admin".into(),
+        ..RequestContext::default()
     }
 }
 
@@ -145,6 +146,7 @@ pub fn user(project: &str) -> RequestContext {
         is_admin: false,
         read_only: false,
         request_id: format!("req-{project}"),
+        ..RequestContext::default()
     }
 }
 
