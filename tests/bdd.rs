@@ -13,6 +13,8 @@ mod s3;
 #[path = "integration/support/server.rs"]
 #[allow(dead_code)]
 mod server;
+#[path = "bdd/store_steps.rs"]
+mod store_steps;
 #[path = "integration/support/web_source.rs"]
 mod web_source;
 
@@ -139,10 +141,6 @@ fn keystone_url() -> Option<String> {
         .filter(|url| !url.is_empty())
 }
 
-fn keystone_skipped_on_purpose() -> bool {
-    std::env::var("GLANCE_TEST_KEYSTONE").as_deref() == Ok("skip")
-}
-
 #[given(regex = r"^a glance-api server in keystone mode$")]
 async fn start_keystone_server(world: &mut GlanceWorld) {
     let url = keystone_url().expect("GLANCE_TEST_KEYSTONE_URL");
@@ -200,7 +198,7 @@ fn asks_for_keystone_token(world: &mut GlanceWorld) {
     assert_eq!(actual, Some(expected.as_str()));
 }
 
-#[given(regex = r#"^I am a (member|admin) of project "([^"]+)"$"#)]
+#[given(regex = r#"^I am an? (member|admin) of project "([^"]+)"$"#)]
 fn act_as(world: &mut GlanceWorld, role: String, project: String) {
     let roles = if role == "admin" {
         "admin,member,reader"
@@ -444,27 +442,53 @@ fn body_is_empty(world: &mut GlanceWorld) {
     );
 }
 
+/// Whether scenarios tagged `tag` run: with their service (`present`), or left out only when
+/// `GLANCE_TEST_<VAR>=skip` says so on purpose; without either, the run fails.
+fn service_runs(tag: &str, present: bool, var: &str, how: &str) -> bool {
+    if present {
+        return true;
+    }
+    if std::env::var(var).as_deref() != Ok("skip") {
+        eprintln!("{how}, or set {var}=skip to leave the @{tag} scenarios out");
+        std::process::exit(1);
+    }
+    eprintln!("scenarios tagged @{tag} left out on purpose ({var}=skip)");
+    false
+}
+
 #[tokio::main]
 async fn main() {
-    let keystone = keystone_url().is_some();
-    if !keystone {
-        if !keystone_skipped_on_purpose() {
-            eprintln!(
-                "GLANCE_TEST_KEYSTONE_URL is not set: run scripts/test.sh (it starts a real \
-                 Keystone), or set GLANCE_TEST_KEYSTONE=skip to leave the @keystone scenarios out"
-            );
-            std::process::exit(1);
-        }
-        eprintln!("scenarios tagged @keystone left out on purpose (GLANCE_TEST_KEYSTONE=skip)");
-    }
+    let keystone = service_runs(
+        "keystone",
+        keystone_url().is_some(),
+        "GLANCE_TEST_KEYSTONE",
+        "GLANCE_TEST_KEYSTONE_URL is not set: run scripts/test.sh (it starts a real Keystone)",
+    );
+    let s3 = service_runs(
+        "s3",
+        std::env::var("GLANCE_TEST_S3_ENDPOINT").is_ok_and(|e| !e.is_empty()),
+        "GLANCE_TEST_S3",
+        "GLANCE_TEST_S3_ENDPOINT is not set: run scripts/test.sh (it starts a real Garage), or \
+         `source tests/s3/lib.sh; s3_up` first",
+    );
     GlanceWorld::cucumber()
         .max_concurrent_scenarios(4)
         .fail_on_skipped()
+        // A scenario's server stops with it: its database pool must not outlive it (33
+        // scenarios of pools would exhaust a shared PostgreSQL's connections).
+        .after(|_, _, _, _, world| {
+            Box::pin(async move {
+                if let Some(server) = world.and_then(|w| w.server.take()) {
+                    server.stop().await;
+                }
+            })
+        })
         .filter_run_and_exit(
             concat!(env!("CARGO_MANIFEST_DIR"), "/features"),
             move |feature, _, scenario| {
-                let tagged = |tags: &[String]| tags.iter().any(|t| t == "keystone");
-                keystone || !(tagged(&feature.tags) || tagged(&scenario.tags))
+                let tagged =
+                    |tag: &str| feature.tags.iter().chain(&scenario.tags).any(|t| t == tag);
+                (keystone || !tagged("keystone")) && (s3 || !tagged("s3"))
             },
         )
         .await;

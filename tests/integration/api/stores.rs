@@ -3,7 +3,6 @@
 //! and downloads that fall back to another copy. Two stores: `local` (a folder, the default)
 //! and `other`, a second folder, or the real S3 server when `GLANCE_TEST_STORE` asks for S3.
 
-use futures_util::StreamExt;
 use glance_rs::config::{AuthMode, FileStoreSettings, Settings, StoreBackendSettings};
 use glance_rs::domain::{LocationStatus, NewLocation};
 use glance_rs::store::Stores;
@@ -112,16 +111,7 @@ async fn add_copy(server: &TestServer, id: &str, store: &str, data: &[u8]) -> St
 
 /// What store `store` holds for image `id` (`None`: nothing).
 async fn held(server: &TestServer, store: &str, id: &str) -> Option<Vec<u8>> {
-    let stores = Stores::open(&server.settings).expect("stores open");
-    let store = &stores.get(store).expect("store configured").store;
-    let url = store.url_for(id);
-    let size = store.size(&url).await.ok()?;
-    let mut stream = store.read_range(&url, 0, size).await.ok()?;
-    let mut data = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        data.extend_from_slice(&chunk.expect("chunk"));
-    }
-    Some(data)
+    s3::held(&server.settings, store, id).await
 }
 
 async fn download(server: &TestServer, id: &str) -> reqwest::Response {

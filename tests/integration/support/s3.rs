@@ -258,3 +258,18 @@ pub async fn stored_data(settings: &Settings, id: &str) -> Vec<u8> {
     }
     data
 }
+
+/// What store `store` (by id) of a server with `settings` holds for image `id`; `None`:
+/// nothing.
+pub async fn held(settings: &Settings, store: &str, id: &str) -> Option<Vec<u8>> {
+    let stores = glance_rs::store::Stores::open(settings).expect("stores open");
+    let store = &stores.get(store).expect("store configured").store;
+    let url = store.url_for(id);
+    let size = store.size(&url).await.ok()?;
+    let mut stream = store.read_range(&url, 0, size).await.ok()?;
+    let mut data = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        data.extend_from_slice(&chunk.expect("chunk"));
+    }
+    Some(data)
+}
