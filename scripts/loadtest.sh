@@ -11,6 +11,8 @@
 #   scripts/loadtest.sh --imports-only [--upload-mib N] [--rounds N]
 # The scale profile (scripts/load/scale.py): 1k…1M seeded images, list/GET cost against size.
 #   scripts/loadtest.sh --scale [--sizes 1000,100000,1000000] [--backend postgres|sqlite] [--reuse]
+# Many clients (scripts/load/connections.py): 1k and 10k keep-alive connections, a connect-per-request storm.
+#   scripts/loadtest.sh --connection-profile [--counts 1000,10000] [--storm 1000] [--rounds 3] [--backend postgres|sqlite]
 # PostgreSQL: GLANCE_TEST_DATABASE_URL if set, else a throwaway cluster (scripts/pg-throwaway.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +20,10 @@ scripts/ensure-deps.sh wrk=wrk
 if [ "${1:-}" = --scale ]; then
   cargo build --release --all-features --bin glance-api
   exec python3 scripts/load/scale.py "$@"
+fi
+if [ "${1:-}" = --connection-profile ]; then
+  cargo build --release --all-features --bin glance-api
+  exec python3 scripts/load/connections.py "$@"
 fi
 cargo build --release --all-features --bins --example baseline --example hash_baseline
 if [ "${1:-}" = --imports-only ]; then

@@ -1,7 +1,6 @@
 //! glance-api: Glance's Image API v2. `glance-api [--config PATH] [serve|db-sync]`, and
 //! `glance-api [--config PATH] inspect FILE…` (what an upload of each file would be judged).
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -67,7 +66,7 @@ async fn run(settings: Settings, command: &str) -> Result<(), Box<dyn std::error
         );
         return Ok(());
     }
-    let listener = TcpListener::bind(&settings.server.bind)
+    let listener = glance_rs::server::listen(&settings.server.bind, settings.server.backlog)
         .map_err(|e| format!("cannot bind {}: {e}", settings.server.bind))?;
     log::info!(
         "glance-api listening on http://{} (data_access.mode={}, auth.mode={:?})",

@@ -2,7 +2,6 @@
 //! in `registry-proxy` mode. `glance-registry [--config PATH]`; settings as for glance-api
 //! (file, then `GLANCE__SECTION__KEY`), defaults bind 127.0.0.1:9191.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -56,7 +55,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
-    let listener = TcpListener::bind(&settings.server.bind)
+    let listener = glance_rs::server::listen(&settings.server.bind, settings.server.backlog)
         .map_err(|e| format!("cannot bind {}: {e}", settings.server.bind))?;
     let addr = listener.local_addr()?;
     let server = glance_rs::registry_server::start(&settings, listener).await?;

@@ -129,6 +129,11 @@ pub struct ServerSettings {
     pub public_endpoint: String,
     /// Largest JSON request body in bytes; larger → 413 without reading it all.
     pub max_request_body: usize,
+    /// Connections the kernel may hold for the listener before they are accepted (the
+    /// `listen()` backlog; Linux caps it at `net.core.somaxconn`). Thousands of clients
+    /// connecting at once overflow a short queue, and each dropped connection waits a second
+    /// or more for its retry.
+    pub backlog: u32,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -251,6 +256,7 @@ impl Settings {
                 workers: 0,
                 public_endpoint: String::new(),
                 max_request_body: 1024 * 1024,
+                backlog: 2048,
             },
             data_access: DataAccessSettings {
                 mode: Mode::DirectSqlite,

@@ -104,6 +104,26 @@ pub async fn start(
     Ok(server)
 }
 
+/// The listening socket for `bind` (the first address it resolves to), with `backlog`
+/// connections queued for accepting (`server.backlog`). `std::net::TcpListener::bind` queues
+/// 128: ten thousand clients connecting at once overflowed it, and each dropped connection
+/// waited a second or more for its retry. Must run inside the Tokio runtime.
+pub fn listen(bind: &str, backlog: u32) -> std::io::Result<TcpListener> {
+    use std::net::ToSocketAddrs;
+    let addr = bind.to_socket_addrs()?.next().ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address to bind")
+    })?;
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As `std::net::TcpListener::bind` does on Unix: a restarted server rebinds at once.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)?.into_std()
+}
+
 /// `GET /metrics` on a listener of its own (`metrics.bind`), so metrics need not be public.
 /// Shared by glance-api and glance-registry.
 pub fn spawn_metrics_listener(
