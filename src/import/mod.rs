@@ -339,6 +339,9 @@ impl Importer {
         let heartbeat =
             crate::recovery::heartbeat_interval(self.settings.store.stale_upload_seconds);
         let id = job.image_id.as_str();
+        // Bytes count as imported once, into the store (not when a download is staged first
+        // for the conversion plugin).
+        let into_store = !std::ptr::addr_eq(store, Arc::as_ptr(&self.staging));
         let result = ingest(
             store,
             id,
@@ -346,7 +349,11 @@ impl Importer {
             &rules,
             heartbeat,
             || self.touch(job),
-            crate::metrics::bytes_imported,
+            |n| {
+                if into_store {
+                    crate::metrics::bytes_imported(n);
+                }
+            },
         )
         .await;
         result.map_err(|err| match err {

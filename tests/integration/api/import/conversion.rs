@@ -321,3 +321,68 @@ async fn qemu_img_runs_within_its_time_and_memory_bounds() {
     let outcome = convert(&ImageConversionSettings::defaults(), &qcow2, "qcow2").await;
     assert!(outcome.is_ok_and(|o| o.converted));
 }
+
+/// With the plugin, a web-download is staged first: its bytes still count once as imported
+/// (what went into the store: the converted data).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn converted_web_download_bytes_count_once() {
+    let port = crate::support::web_source::start();
+    let api = crate::support::process::ApiProcess::start(&[
+        ("GLANCE__IMPORT__PLUGINS", "image_conversion".into()),
+        ("GLANCE__IMAGE_CONVERSION__OUTPUT_FORMAT", "qcow2".into()),
+        ("GLANCE__IMPORT_FILTERING__ALLOWED_PORTS", port.to_string()),
+    ])
+    .await;
+    let created: Value = api
+        .client
+        .post(api.url("/v2/images"))
+        .json(&json!({"name": "c", "disk_format": "raw", "container_format": "bare"}))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let id = created["id"].as_str().expect("id");
+    let uri = format!("http://127.0.0.1:{port}/data/{}", 1 << 20);
+    let response = api
+        .client
+        .post(api.url(&format!("/v2/images/{id}/import")))
+        .json(&json!({"method": {"name": "web-download", "uri": uri}}))
+        .send()
+        .await
+        .expect("import");
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let mut image = Value::Null;
+    for _ in 0..200 {
+        image = api
+            .client
+            .get(api.url(&format!("/v2/images/{id}")))
+            .send()
+            .await
+            .expect("show")
+            .json()
+            .await
+            .expect("json");
+        if image["status"] == "active" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(image["disk_format"], "qcow2", "{image}");
+    let scrape = api
+        .client
+        .get(api.url("/metrics"))
+        .send()
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("text");
+    let counted = scrape
+        .lines()
+        .find_map(|l| l.strip_prefix("glance_image_bytes_imported_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .expect("glance_image_bytes_imported_total in the scrape");
+    assert_eq!(Some(counted as u64), image["size"].as_u64(), "{scrape}");
+}
