@@ -212,8 +212,12 @@ pub fn stored_names(settings: &Settings) -> Vec<String> {
     })
 }
 
-async fn s3_names(s3: S3StoreSettings) -> Vec<String> {
-    let client = object_store::aws::AmazonS3Builder::new()
+/// A plain `object_store` client on the bucket of `s3`, beside the store (as another program
+/// would be).
+pub fn bare_client(s3: &S3StoreSettings) -> object_store::aws::AmazonS3 {
+    // Opening a store installs the process's TLS provider, which the client needs too.
+    S3Store::open("s3", s3).expect("S3 store opens");
+    object_store::aws::AmazonS3Builder::new()
         .with_endpoint(&s3.endpoint)
         .with_region(&s3.region)
         .with_bucket_name(&s3.bucket)
@@ -221,7 +225,11 @@ async fn s3_names(s3: S3StoreSettings) -> Vec<String> {
         .with_secret_access_key(&s3.secret_key)
         .with_allow_http(true)
         .build()
-        .expect("S3 client");
+        .expect("S3 client")
+}
+
+async fn s3_names(s3: S3StoreSettings) -> Vec<String> {
+    let client = bare_client(&s3);
     let mut names = Vec::new();
     let mut listed = client.list(None);
     while let Some(meta) = listed.next().await {
