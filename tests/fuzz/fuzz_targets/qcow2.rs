@@ -1,0 +1,6 @@
+#![no_main]
+//! The inspector on mutations of real qcow2 images (seed corpus: tests/fuzz/seed.sh).
+#[path = "common.rs"]
+mod common;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| common::check("qcow2", data));
