@@ -64,8 +64,15 @@ impl Region {
         // Both fit in usize: `want - pos` is below `chunk.len()`.
         let from = usize::try_from(want - pos).unwrap_or(chunk.len());
         let take = (self.len - self.data.len()).min(chunk.len() - from);
-        // Exact growth keeps what is held at the region's length, not twice it.
-        self.data.reserve_exact(take);
+        // Doubling, capped at the region's length: what is held never exceeds the length, and
+        // a region filled a byte at a time is not copied once per byte.
+        let needed = self.data.len() + take;
+        if needed > self.data.capacity() {
+            let target = needed
+                .max(self.data.capacity().saturating_mul(2))
+                .min(self.len);
+            self.data.reserve_exact(target - self.data.len());
+        }
         self.data.extend_from_slice(&chunk[from..from + take]);
         self.complete()
     }
@@ -170,6 +177,25 @@ mod tests {
         }
         assert!(region.complete());
         assert_eq!(region.data(), &stream[1000..1700]);
+    }
+
+    #[test]
+    fn a_region_filled_a_byte_at_a_time_grows_a_few_times_and_never_past_its_length() {
+        let len = 65_536;
+        let mut region = Region::new(0, len);
+        let mut growths = 0;
+        let mut capacity = region.held();
+        for pos in 0..len as u64 + 10 {
+            region.capture(pos, &[pos as u8]);
+            assert!(region.held() <= len, "holds {} of {len}", region.held());
+            if region.held() != capacity {
+                growths += 1;
+                capacity = region.held();
+            }
+        }
+        assert!(region.complete());
+        // One reallocation per byte (what libFuzzer caught under ASan) would be 65,536.
+        assert!(growths <= 20, "{growths} reallocations");
     }
 
     #[test]
