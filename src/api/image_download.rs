@@ -29,11 +29,31 @@ pub async fn download(
             "The requested image has been deactivated. Image data download is forbidden.",
         ));
     }
-    let copies = image
+    let active: Vec<_> = image
         .locations
         .iter()
         .filter(|l| l.status == LocationStatus::Active)
-        .filter_map(|l| Some((state.stores.for_location(&l.url, &l.metadata)?, &l.url)));
+        .collect();
+    let copies: Vec<_> = active
+        .iter()
+        .filter_map(|l| Some((state.stores.for_location(&l.url, &l.metadata)?, &l.url)))
+        .collect();
+    if copies.is_empty() && !active.is_empty() {
+        // Data we may not read: a location outside every configured store (Glance's own
+        // store at another path, or a path that escapes the store) is never served.
+        for location in &active {
+            log::error!(
+                "image {image_id}: location {} is outside every configured store ({}); \
+                 not served. Configure a store at the same path or bucket as the service \
+                 that wrote it",
+                loggable(&location.url),
+                state.stores.describe_all()
+            );
+        }
+        return Err(ApiError::internal(
+            "image store: the image data is at a location outside every configured store",
+        ));
+    }
     let recorded_size = image.size.and_then(|s| u64::try_from(s).ok());
     // Missing data everywhere is Glance's 204; a store that fails is worth a 500 if no other
     // copy answers.

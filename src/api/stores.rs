@@ -146,6 +146,12 @@ pub async fn delete_from_store(
 pub async fn remove_image_data(state: &State, _ctx: &RequestContext, image: &Image) {
     for location in &image.locations {
         let Some(entry) = state.stores.for_location(&location.url, &location.metadata) else {
+            log::warn!(
+                "image_id={}: data at {} left in place: outside every configured store ({})",
+                image.id,
+                loggable(&location.url),
+                state.stores.describe_all()
+            );
             continue;
         };
         if let Err(err) = entry.store.delete(&location.url).await {

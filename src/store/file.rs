@@ -4,7 +4,7 @@
 //! bounded chunks: an image is never held in memory.
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
@@ -41,10 +41,14 @@ impl FileStore {
         self.root.join(image_id)
     }
 
-    /// The file behind a location URL, if it is a `file://` URL inside this store.
+    /// The file behind a location URL, if it is a `file://` URL of a file directly inside
+    /// this store (no `.` or `..` that would lead elsewhere).
     pub fn path_from_url(&self, url: &str) -> Option<PathBuf> {
         let path = PathBuf::from(url.strip_prefix("file://")?);
-        (path.parent() == Some(self.root.as_path())).then_some(path)
+        let plain = path
+            .components()
+            .all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
+        (plain && path.parent() == Some(self.root.as_path())).then_some(path)
     }
 
     /// Remove image `image_id`'s data; absent data is not an error.
@@ -71,6 +75,10 @@ impl ImageStore for FileStore {
 
     fn serves(&self, url: &str) -> bool {
         self.path_from_url(url).is_some()
+    }
+
+    fn place(&self) -> String {
+        self.root.display().to_string()
     }
 
     async fn begin_upload(&self, image_id: &str, inspect: bool) -> io::Result<Upload> {
@@ -369,6 +377,16 @@ mod tests {
         assert_eq!(store.path_from_url(&url), Some(store.path_for("abc")));
         assert_eq!(store.path_from_url("file:///etc/passwd"), None);
         assert_eq!(store.path_from_url("http://x/abc"), None);
+        // Paths that name the store's own parent, or step out of it and back in.
+        let root = store.root().display().to_string();
+        assert_eq!(store.path_from_url(&format!("file://{root}/..")), None);
+        let name = store.root().file_name().expect("name").to_string_lossy();
+        let back_in = format!("file://{root}/../{name}/abc");
+        assert_eq!(store.path_from_url(&back_in), None);
+        assert_eq!(
+            store.path_from_url(&format!("file://{root}/x/../abc")),
+            None
+        );
     }
 
     #[test]

@@ -37,6 +37,9 @@ pub trait ImageStore: Send + Sync {
     /// Whether `url` is a location of this store.
     fn serves(&self, url: &str) -> bool;
 
+    /// Where the store keeps data, for log lines (no secrets): a path, or a bucket.
+    fn place(&self) -> String;
+
     /// Start writing an image's data, inspecting its content on the way if `inspect` (see
     /// `inspect`). Dropping the upload before it is placed leaves nothing behind.
     async fn begin_upload(&self, image_id: &str, inspect: bool) -> io::Result<Upload>;
@@ -162,6 +165,16 @@ impl Stores {
             .and_then(|id| self.get(id))
             .filter(|e| e.store.serves(url));
         named.or_else(|| self.entries.iter().find(|e| e.store.serves(url)))
+    }
+
+    /// Every store and where it keeps data, for log lines.
+    pub fn describe_all(&self) -> String {
+        let places: Vec<String> = self
+            .entries
+            .iter()
+            .map(|e| format!("{}: {} {}", e.id, e.store.kind(), e.store.place()))
+            .collect();
+        places.join(", ")
     }
 
     /// The metadata a new location in store `id` gets (Glance's `{"store": id}` in

@@ -251,6 +251,10 @@ impl ImageStore for S3Store {
         self.key_of(url).is_ok()
     }
 
+    fn place(&self) -> String {
+        format!("{}://{}/{}", self.scheme, self.host, self.bucket)
+    }
+
     async fn begin_upload(&self, image_id: &str, inspect: bool) -> io::Result<Upload> {
         self.ensure_bucket().await?;
         let sink = S3Sink {

@@ -3,6 +3,7 @@
 mod actions;
 mod auth;
 pub(crate) mod concurrency;
+mod foreign_locations;
 mod glance33;
 mod image_data;
 mod image_inspection;
@@ -105,6 +106,53 @@ pub async fn database(
     glance_rs::data_access::open(&server.settings)
         .await
         .expect("open the server's database")
+}
+
+/// Write, straight into the server's database, an active public raw image `id` whose one
+/// location is `url` (as another Glance node would have left it).
+pub async fn image_at_location(
+    server: &TestServer,
+    id: &str,
+    url: String,
+    metadata: serde_json::Map<String, Value>,
+    size: usize,
+    checksum: Option<String>,
+) {
+    use glance_rs::domain::{
+        ImageChanges, ImageStatus, LocationStatus, NewImage, NewLocation, Visibility,
+    };
+    let db = database(server).await;
+    let image = NewImage {
+        id: id.to_string(),
+        name: Some("written elsewhere".into()),
+        status: ImageStatus::Active,
+        visibility: Visibility::Public,
+        disk_format: Some("raw".into()),
+        container_format: Some("bare".into()),
+        owner: Some("alice".into()),
+        min_disk: 0,
+        min_ram: 0,
+        protected: false,
+        os_hidden: false,
+        properties: Default::default(),
+        tags: Vec::new(),
+    };
+    db.image_create(&admin_context(), image)
+        .await
+        .expect("image row");
+    let changes = ImageChanges {
+        size: Some(Some(size as i64)),
+        checksum: Some(checksum),
+        add_locations: vec![NewLocation {
+            url,
+            metadata,
+            status: LocationStatus::Active,
+        }],
+        ..ImageChanges::default()
+    };
+    db.image_update(&admin_context(), id, changes, false, None)
+        .await
+        .expect("location row");
 }
 
 /// An admin context for direct database calls.

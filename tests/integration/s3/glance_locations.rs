@@ -10,14 +10,10 @@ use object_store::{ObjectStoreExt, PutPayload};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use glance_rs::config::StoreBackendSettings;
-use glance_rs::domain::{
-    ImageChanges, ImageStatus, LocationStatus, NewImage, NewLocation, Visibility,
-};
-
-use crate::api::{admin_context, database};
+use crate::api::image_at_location;
 use crate::support::s3::{self, random};
 use crate::support::server::TestServer;
+use glance_rs::config::StoreBackendSettings;
 
 /// glance_store's `StoreLocation.get_uri` for an `s3_store_host` of `endpoint`.
 fn glance_store_uri(access: &str, secret: &str, endpoint: &str, bucket: &str, key: &str) -> String {
@@ -43,7 +39,6 @@ async fn a_glance_database_with_s3_locations_is_served_as_is() {
         s.store.default_backend = "s3".into();
     })
     .await;
-    let db = database(&server).await;
     let mut images = Vec::new();
     for metadata in [json!({}), json!({"store": "glance_s3_backend"})] {
         let id = uuid::Uuid::new_v4().to_string();
@@ -59,39 +54,9 @@ async fn a_glance_database_with_s3_locations_is_served_as_is() {
             &settings.bucket,
             &id,
         );
-        db.image_create(
-            &admin_context(),
-            NewImage {
-                id: id.clone(),
-                name: Some("from glance".into()),
-                status: ImageStatus::Active,
-                visibility: Visibility::Public,
-                disk_format: Some("raw".into()),
-                container_format: Some("bare".into()),
-                owner: Some("alice".into()),
-                min_disk: 0,
-                min_ram: 0,
-                protected: false,
-                os_hidden: false,
-                properties: Default::default(),
-                tags: Vec::new(),
-            },
-        )
-        .await
-        .expect("image row");
-        let changes = ImageChanges {
-            size: Some(Some(data.len() as i64)),
-            checksum: Some(Some(hex::encode(Md5::digest(&data)))),
-            add_locations: vec![NewLocation {
-                url,
-                metadata: metadata.as_object().expect("object").clone(),
-                status: LocationStatus::Active,
-            }],
-            ..ImageChanges::default()
-        };
-        db.image_update(&admin_context(), &id, changes, false, None)
-            .await
-            .expect("location row");
+        let metadata = metadata.as_object().expect("object").clone();
+        let checksum = Some(hex::encode(Md5::digest(&data)));
+        image_at_location(&server, &id, url, metadata, data.len(), checksum).await;
         images.push((id, key, data));
     }
 
