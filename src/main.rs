@@ -37,6 +37,17 @@ fn main() -> ExitCode {
     if command == "inspect" {
         return inspect_files(&settings, &files);
     }
+    // Before the runtime's threads start: it clears LISTEN_FDS and LISTEN_PID.
+    let inherited = match command.as_str() {
+        "serve" => match glance_rs::server::activation::take_inherited() {
+            Ok(inherited) => inherited,
+            Err(err) => {
+                log::error!("{err}");
+                return ExitCode::FAILURE;
+            }
+        },
+        _ => None,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -47,7 +58,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = actix_web::rt::System::with_tokio_rt(|| runtime).block_on(run(settings, &command));
+    let result = actix_web::rt::System::with_tokio_rt(|| runtime)
+        .block_on(run(settings, &command, inherited));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -57,7 +69,11 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(settings: Settings, command: &str) -> Result<(), Box<dyn std::error::Error>> {
+async fn run(
+    settings: Settings,
+    command: &str,
+    inherited: Option<(std::net::TcpListener, std::net::SocketAddr)>,
+) -> Result<(), Box<dyn std::error::Error>> {
     if command == "db-sync" {
         glance_rs::data_access::migrate(&settings).await?;
         log::info!(
@@ -66,11 +82,9 @@ async fn run(settings: Settings, command: &str) -> Result<(), Box<dyn std::error
         );
         return Ok(());
     }
-    let listener = glance_rs::server::listen(&settings.server.bind, settings.server.backlog)
-        .map_err(|e| format!("cannot bind {}: {e}", settings.server.bind))?;
+    let (listener, about) = glance_rs::server::listener(inherited, &settings.server)?;
     log::info!(
-        "glance-api listening on http://{} (data_access.mode={}, auth.mode={:?})",
-        settings.server.bind,
+        "glance-api listening on {about} (data_access.mode={}, auth.mode={:?})",
         settings.data_access.mode,
         settings.auth.mode
     );

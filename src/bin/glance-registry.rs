@@ -35,6 +35,14 @@ fn main() -> ExitCode {
         log::error!("{err}");
         return ExitCode::FAILURE;
     }
+    // Before the runtime's threads start: it clears LISTEN_FDS and LISTEN_PID.
+    let inherited = match glance_rs::server::activation::take_inherited() {
+        Ok(inherited) => inherited,
+        Err(err) => {
+            log::error!("{err}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -45,7 +53,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match actix_web::rt::System::with_tokio_rt(|| runtime).block_on(run(settings)) {
+    match actix_web::rt::System::with_tokio_rt(|| runtime).block_on(run(settings, inherited)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             log::error!("{err}");
@@ -54,13 +62,14 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
-    let listener = glance_rs::server::listen(&settings.server.bind, settings.server.backlog)
-        .map_err(|e| format!("cannot bind {}: {e}", settings.server.bind))?;
-    let addr = listener.local_addr()?;
+async fn run(
+    settings: Settings,
+    inherited: Option<(std::net::TcpListener, std::net::SocketAddr)>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let (listener, about) = glance_rs::server::listener(inherited, &settings.server)?;
     let server = glance_rs::registry_server::start(&settings, listener).await?;
     log::info!(
-        "glance-registry listening on http://{addr} (data_access.mode={})",
+        "glance-registry listening on {about} (data_access.mode={})",
         settings.data_access.mode
     );
     server.await?;

@@ -1,7 +1,7 @@
 //! Starting glance-api: open the backend and the store, then serve on a bound listener.
 //! Shared by `main.rs` and the tests (which bind `127.0.0.1:0`).
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
 use actix_http::{Extensions, HttpService, Protocol};
@@ -10,13 +10,14 @@ use actix_web::dev::AppConfig;
 use actix_web::rt::net::TcpStream;
 use actix_web::{web, App, HttpServer};
 
+pub mod activation;
 pub mod connection;
 
 use connection::AnsweredConnection;
 
 use crate::api::{build_app, metrics_resource, AppState, State};
 use crate::auth_tokens::{StaticTokens, TokenFileError};
-use crate::config::{AuthMode, Settings};
+use crate::config::{AuthMode, ServerSettings, Settings};
 use crate::data_access::{self, DataAccess};
 use crate::identity::Keystone;
 use crate::metrics::{self, MetricsHandle};
@@ -30,6 +31,11 @@ pub enum StartError {
     Store(std::io::Error),
     #[error("cannot start the HTTP server: {0}")]
     Http(std::io::Error),
+    #[error("cannot bind {bind}: {source}")]
+    Bind {
+        bind: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Tokens(#[from] TokenFileError),
     #[error("{0}")]
@@ -102,6 +108,25 @@ pub async fn start(
             .map_err(StartError::Http)?;
     }
     Ok(server)
+}
+
+/// The listener to serve on and a description of it for the log: the socket handed over at
+/// start (`activation::take_inherited`), else a new one on `server.bind` with `server.backlog`.
+/// Must run inside the Tokio runtime.
+pub fn listener(
+    inherited: Option<(TcpListener, SocketAddr)>,
+    server: &ServerSettings,
+) -> Result<(TcpListener, String), StartError> {
+    if let Some((listener, addr)) = inherited {
+        let about = format!("http://{addr} (socket handed over on fd 3; server.bind not used)");
+        return Ok((listener, about));
+    }
+    let listener = listen(&server.bind, server.backlog).map_err(|source| StartError::Bind {
+        bind: server.bind.clone(),
+        source,
+    })?;
+    let addr = listener.local_addr().map_err(StartError::Http)?;
+    Ok((listener, format!("http://{addr}")))
 }
 
 /// The listening socket for `bind` (the first address it resolves to), with `backlog`

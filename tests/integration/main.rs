@@ -17,4 +17,5 @@ mod prometheus;
 ))]
 mod registry;
 mod s3;
+mod socket_activation;
 mod support;

@@ -1,7 +1,8 @@
 //! A real Prometheus (Debian's package) scrapes a running glance-api, evaluates our recording
 //! rules, and answers for them over its HTTP API; `promtool check metrics` accepts a real scrape.
 
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::process::{free_port, ApiProcess};
@@ -161,6 +162,50 @@ async fn promtool_accepts_a_real_scrape() {
     );
 }
 
+/// Prometheus on `dir/prometheus.yml`, ready, and its port. Prometheus binds a port by
+/// number, one probed free that a parallel test may take first: then it exits, and it is
+/// started again on another port.
+async fn start_prometheus(dir: &Path, client: &reqwest::Client) -> (Child, u16) {
+    let log_path = dir.join("prometheus.log");
+    for _ in 0..5 {
+        let port = free_port();
+        let log = std::fs::File::create(&log_path).expect("log file");
+        let mut prometheus = Command::new("prometheus")
+            .current_dir(dir)
+            .args([
+                "--config.file=prometheus.yml",
+                "--storage.tsdb.path=data",
+                &format!("--web.listen-address=127.0.0.1:{port}"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("prometheus is installed (scripts/ensure-deps.sh)");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = prometheus.try_wait() {
+                break;
+            }
+            let ready = client
+                .get(format!("http://127.0.0.1:{port}/-/ready"))
+                .send()
+                .await;
+            if ready.is_ok_and(|r| r.status().is_success()) {
+                return (prometheus, port);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = prometheus.kill();
+        let _ = prometheus.wait();
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        assert!(
+            log.contains("address already in use"),
+            "prometheus did not start:\n{log}"
+        );
+    }
+    panic!("prometheus found its port taken five times")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_records_our_rules_from_a_live_scrape() {
     // A process of its own, so its metrics are only its own.
@@ -183,18 +228,7 @@ async fn prometheus_records_our_rules_from_a_live_scrape() {
         ),
     )
     .expect("write config");
-    let port = free_port();
-    let mut prometheus = Command::new("prometheus")
-        .current_dir(dir.path())
-        .args([
-            "--config.file=prometheus.yml",
-            "--storage.tsdb.path=data",
-            &format!("--web.listen-address=127.0.0.1:{port}"),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("prometheus is installed (scripts/ensure-deps.sh)");
+    let (mut prometheus, port) = start_prometheus(dir.path(), &server.client).await;
     let query = |expr: &str| {
         let client = server.client.clone();
         let url = format!("http://127.0.0.1:{port}/api/v1/query");

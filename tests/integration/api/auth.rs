@@ -10,7 +10,8 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use super::{create_image, expect_error, expect_json, get, ids};
-use crate::support::process::{free_port, ApiProcess};
+use crate::support::process::ApiProcess;
+use crate::support::server::handoff;
 use crate::support::server::TestServer;
 use glance_rs::config::AuthMode;
 
@@ -251,20 +252,23 @@ fn a_bad_tokens_file_stops_the_start_without_showing_tokens() {
         "[[token]]\ntoken = \"leak-me-not\"\nproject = \"p\"\n",
     )
     .expect("write");
-    let output = Command::new(env!("CARGO_BIN_EXE_glance-api"))
-        .current_dir(dir.path())
-        .env("RUST_LOG", "info")
-        .env("GLANCE__SERVER__BIND", format!("127.0.0.1:{}", free_port()))
-        .env(
-            "GLANCE__DATABASE__URL",
-            format!("sqlite:///{}", dir.path().join("glance.db").display()),
-        )
-        .env("GLANCE__STORE__PATH", dir.path().join("images"))
-        .env("GLANCE__AUTH__MODE", "static-tokens")
-        .env("GLANCE__AUTH__TOKENS_FILE", &file)
-        .stdin(Stdio::null())
-        .output()
-        .expect("glance-api runs");
+    let listener = handoff::bind("127.0.0.1");
+    let output = handoff::hand_over(
+        &mut Command::new(env!("CARGO_BIN_EXE_glance-api")),
+        &listener,
+    )
+    .current_dir(dir.path())
+    .env("RUST_LOG", "info")
+    .env(
+        "GLANCE__DATABASE__URL",
+        format!("sqlite:///{}", dir.path().join("glance.db").display()),
+    )
+    .env("GLANCE__STORE__PATH", dir.path().join("images"))
+    .env("GLANCE__AUTH__MODE", "static-tokens")
+    .env("GLANCE__AUTH__TOKENS_FILE", &file)
+    .stdin(Stdio::null())
+    .output()
+    .expect("glance-api runs");
     assert!(!output.status.success(), "started with a bad tokens file");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("token #1: user is missing"), "{stderr}");

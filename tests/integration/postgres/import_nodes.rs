@@ -10,12 +10,14 @@ use serde_json::json;
 
 use crate::hostile::import_crash::{import, raw_image, tasks, wait_for};
 use crate::hostile::{create, download, show, with_identity};
-use crate::support::process::{free_port, ApiProcess};
+use crate::support::process::ApiProcess;
+use crate::support::server::handoff;
 
 async fn node(database_url: &str, store: &Path, staging: &Path) -> ApiProcess {
-    let port = free_port();
-    ApiProcess::start_on_port(
-        port,
+    let listener = handoff::bind("127.0.0.1");
+    let port = handoff::port(&listener);
+    ApiProcess::start_on(
+        listener,
         &[
             ("GLANCE__AUTH__MODE", "trusted-auth".into()),
             ("GLANCE__DATA_ACCESS__MODE", "direct-postgres".into()),

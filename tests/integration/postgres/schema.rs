@@ -6,6 +6,7 @@ use glance_rs::data_access::postgres::latest_version;
 use glance_rs::data_access::{open, DataAccessError, OpenError};
 
 use crate::support::postgres::{empty_database, execute, fresh_database, settings_for};
+use crate::support::server::handoff;
 
 async fn open_error(url: &str) -> String {
     match open(&settings_for(url)).await {
@@ -101,14 +102,11 @@ async fn passwords_never_appear_in_errors() {
 #[tokio::test]
 async fn the_server_binary_refuses_an_unmigrated_database() {
     let (url, _guard) = empty_database().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port");
-    let out = Command::new(env!("CARGO_BIN_EXE_glance-api"))
+    let listener = handoff::bind("127.0.0.1");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_glance-api"));
+    let out = handoff::hand_over(&mut command, &listener)
         .env("GLANCE__DATA_ACCESS__MODE", "direct-postgres")
         .env("GLANCE__DATABASE__URL", &url)
-        .env("GLANCE__SERVER__BIND", format!("127.0.0.1:{port}"))
         .env_remove("GLANCE_CONFIG")
         .output()
         .expect("run glance-api");

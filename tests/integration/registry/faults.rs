@@ -11,8 +11,8 @@ use glance_rs::data_access::{DataAccess, DataAccessError, Mode};
 use glance_rs::domain::Visibility;
 
 use crate::conformance::{admin, new_image};
-use crate::support::registry::{free_port, RegistryProcess, TOKEN};
-use crate::support::server::TestServer;
+use crate::support::registry::{RegistryProcess, TOKEN};
+use crate::support::server::{handoff, TestServer};
 
 fn unavailable(result: Result<impl std::fmt::Debug, DataAccessError>) {
     match result {
@@ -220,10 +220,10 @@ async fn api_answers_503_while_the_registry_is_down() {
 /// Run the binary with `env` and return (success, everything it logged).
 fn run_registry(env: &[(&str, String)]) -> (bool, String) {
     let dir = tempfile::tempdir().expect("temp dir");
+    let listener = handoff::bind("127.0.0.1");
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_glance-registry"));
-    command
+    handoff::hand_over(&mut command, &listener)
         .env_remove("GLANCE_CONFIG")
-        .env("GLANCE__SERVER__BIND", format!("127.0.0.1:{}", free_port()))
         .env(
             "GLANCE__DATABASE__URL",
             format!("sqlite:///{}", dir.path().join("g.db").display()),
@@ -256,14 +256,16 @@ async fn glance_api_binary_in_registry_proxy_mode() {
     let registry = RegistryProcess::start().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let log_path = dir.path().join("api.log");
-    let port = free_port();
+    // Held by the test for both starts, each handed the same socket.
+    let listener = handoff::bind("127.0.0.1");
+    let port = handoff::port(&listener);
     let spawn = |database_url: &str| {
         let log = std::fs::File::create(&log_path).expect("log file");
-        std::process::Command::new(env!("CARGO_BIN_EXE_glance-api"))
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_glance-api"));
+        handoff::hand_over(&mut command, &listener)
             .current_dir(dir.path())
             .env_remove("GLANCE_CONFIG")
             .env("RUST_LOG", "info")
-            .env("GLANCE__SERVER__BIND", format!("127.0.0.1:{port}"))
             .env("GLANCE__DATA_ACCESS__MODE", "registry-proxy")
             .env("GLANCE__DATABASE__URL", database_url)
             .env("GLANCE__REGISTRY__URL", &registry.base)

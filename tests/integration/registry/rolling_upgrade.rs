@@ -3,14 +3,16 @@
 //! and store. Writes and reads alternate between the nodes; then A is restarted in
 //! direct-postgres mode while B keeps serving; then the registry is stopped and both go on.
 
+use std::net::TcpListener;
+
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::support::postgres::fresh_database;
-use crate::support::process::{free_port, ApiProcess};
+use crate::support::process::ApiProcess;
 use crate::support::registry::{RegistryProcess, TOKEN};
-use crate::support::server::identity;
+use crate::support::server::{handoff, identity};
 
 const PATCH_V21: &str = "application/openstack-images-v2.1-json-patch";
 
@@ -36,7 +38,11 @@ fn common_env(store: &std::path::Path) -> Vec<(&'static str, String)> {
 }
 
 /// A node before the move: no database credentials, the registry's URL and token.
-async fn start_proxy_node(port: u16, store: &std::path::Path, registry: &str) -> ApiProcess {
+async fn start_proxy_node(
+    listener: TcpListener,
+    store: &std::path::Path,
+    registry: &str,
+) -> ApiProcess {
     let mut env = common_env(store);
     env.extend([
         ("GLANCE__DATA_ACCESS__MODE", "registry-proxy".to_string()),
@@ -44,17 +50,21 @@ async fn start_proxy_node(port: u16, store: &std::path::Path, registry: &str) ->
         ("GLANCE__REGISTRY__URL", registry.to_string()),
         ("GLANCE__REGISTRY__TOKEN", TOKEN.to_string()),
     ]);
-    ApiProcess::start_on_port(port, &env).await
+    ApiProcess::start_on(listener, &env).await
 }
 
 /// A node after the move: the registry's database URL, direct-postgres.
-async fn start_direct_node(port: u16, store: &std::path::Path, database: &str) -> ApiProcess {
+async fn start_direct_node(
+    listener: TcpListener,
+    store: &std::path::Path,
+    database: &str,
+) -> ApiProcess {
     let mut env = common_env(store);
     env.extend([
         ("GLANCE__DATA_ACCESS__MODE", "direct-postgres".to_string()),
         ("GLANCE__DATABASE__URL", database.to_string()),
     ]);
-    ApiProcess::start_on_port(port, &env).await
+    ApiProcess::start_on(listener, &env).await
 }
 
 /// One request; the status, the `Server-Timing` header and the body.
@@ -195,9 +205,10 @@ async fn registry_proxy_to_direct_postgres_node_by_node() {
     let (database, _guard) = fresh_database().await;
     let mut registry = RegistryProcess::start_on_postgres(&database).await;
     let store = tempfile::tempdir().expect("store folder");
-    let port_a = free_port();
-    let node_a = start_proxy_node(port_a, store.path(), &registry.base).await;
-    let node_b = start_direct_node(free_port(), store.path(), &database).await;
+    let listener_a = handoff::bind("127.0.0.1");
+    let port_a = handoff::port(&listener_a);
+    let node_a = start_proxy_node(listener_a, store.path(), &registry.base).await;
+    let node_b = start_direct_node(handoff::bind("127.0.0.1"), store.path(), &database).await;
     assert_eq!(build_mode(&node_a).await, "registry-proxy");
     assert_eq!(build_mode(&node_b).await, "direct-postgres");
 
@@ -358,7 +369,8 @@ async fn registry_proxy_to_direct_postgres_node_by_node() {
     )
     .await;
     let during_id = during["id"].as_str().expect("id").to_string();
-    let node_a = start_direct_node(port_a, store.path(), &database).await;
+    let listener_a = handoff::rebind(&format!("127.0.0.1:{port_a}"));
+    let node_a = start_direct_node(listener_a, store.path(), &database).await;
     assert_eq!(build_mode(&node_a).await, "direct-postgres");
     let (_, timing, _) = call(&node_a, Method::GET, "/v2/images", owner(), None).await;
     assert!(!timing.contains("registry"), "A is direct now: {timing}");

@@ -86,6 +86,8 @@ fn running_as_root() -> bool {
         .unwrap_or(false)
 }
 
+/// A loopback port nobody listens on right now, for PostgreSQL, which binds by number: a
+/// parallel test may take it first, so `Cluster::start_new` retries on another.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
@@ -116,7 +118,7 @@ impl Cluster {
                 .expect("run chown");
             assert!(status.success(), "chown of {} failed", root.display());
         }
-        let cluster = Cluster {
+        let mut cluster = Cluster {
             data: root.join("data"),
             root,
             bin,
@@ -145,7 +147,18 @@ impl Cluster {
             "initdb failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        cluster.start();
+        // PostgreSQL binds its port by number: if a parallel test took it first, another.
+        let mut attempts = 1;
+        loop {
+            match cluster.try_start() {
+                Ok(()) => break,
+                Err(log) if log.contains("Address already in use") && attempts < 5 => {
+                    attempts += 1;
+                    cluster.port = free_port();
+                }
+                Err(log) => panic!("{log}"),
+            }
+        }
         cluster
     }
 
@@ -193,6 +206,13 @@ impl Cluster {
 
     /// Start (or restart) the server on this cluster's port and wait until it accepts.
     pub fn start(&self) {
+        if let Err(log) = self.try_start() {
+            panic!("{log}");
+        }
+    }
+
+    /// `start`, or what pg_ctl and the server said.
+    fn try_start(&self) -> Result<(), String> {
         let options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
              -c full_page_writes=off -c max_connections=300",
@@ -208,12 +228,14 @@ impl Cluster {
             .args(["-w", "-t", "60", "-o", &options, "start"])
             .output()
             .expect("run pg_ctl start");
+        if out.status.success() {
+            return Ok(());
+        }
         let log = std::fs::read_to_string(self.root.join("server.log")).unwrap_or_default();
-        assert!(
-            out.status.success(),
+        Err(format!(
             "pg_ctl start failed: {}\n{log}",
             String::from_utf8_lossy(&out.stderr)
-        );
+        ))
     }
 
     /// Stop the server at once (connections are cut, as in a crash).

@@ -1,6 +1,8 @@
-//! The real `glance-api` binary as a child process on a free loopback port, with a temp
-//! SQLite database and store unless the caller's environment says otherwise. Killed on drop.
+//! The real `glance-api` binary as a child process, serving on a loopback socket the test
+//! bound and handed over (`server::handoff`), with a temp SQLite database and store unless
+//! the caller's environment says otherwise. Killed on drop.
 
+use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -15,6 +17,9 @@ pub struct ApiProcess {
     _registry: Option<Box<dyn std::any::Any + Send>>,
 }
 
+/// A loopback port nobody listens on right now, for third-party programs that bind by number
+/// (Prometheus): a parallel test may take it before they bind, so their starters retry.
+/// glance-api and glance-registry get a bound socket instead (`server::handoff`).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -39,11 +44,13 @@ pub async fn wait_healthy(client: &reqwest::Client, base: &str, child: &mut Chil
     panic!("{base} did not become healthy");
 }
 
+use super::server::handoff;
+
 impl ApiProcess {
-    /// Start glance-api with `GLANCE__…` overrides in `env` (bind, database and store default
-    /// to a free port and a temp folder).
+    /// Start glance-api with `GLANCE__…` overrides in `env` (database and store default to a
+    /// temp folder) on a new loopback socket.
     pub async fn start(env: &[(&str, String)]) -> Self {
-        Self::start_on_port(free_port(), env).await
+        Self::start_on(handoff::bind("127.0.0.1"), env).await
     }
 
     /// Start in the mode `GLANCE_TEST_MODE` names (direct-sqlite when unset): on a fresh
@@ -53,7 +60,7 @@ impl ApiProcess {
         let mut env: Vec<(&str, String)> = env.to_vec();
         env.extend(mode_env);
         env.extend(super::s3::test_store_env());
-        let mut process = Self::start_on_port(free_port(), &env).await;
+        let mut process = Self::start_on(handoff::bind("127.0.0.1"), &env).await;
         process.registry_base = env
             .iter()
             .find(|(key, _)| *key == "GLANCE__REGISTRY__URL")
@@ -62,14 +69,19 @@ impl ApiProcess {
         process
     }
 
-    /// The same on a given port (a node restarted in place keeps its address).
+    /// The same on a given port, bound again (a node restarted in place keeps its address).
     pub async fn start_on_port(port: u16, env: &[(&str, String)]) -> Self {
+        Self::start_on(handoff::rebind(&format!("127.0.0.1:{port}")), env).await
+    }
+
+    /// The same on `listener` (a loopback socket), handed over to the child and closed here.
+    pub async fn start_on(listener: TcpListener, env: &[(&str, String)]) -> Self {
+        let port = handoff::port(&listener);
         let dir = tempfile::tempdir().expect("temp dir");
         let mut command = Command::new(env!("CARGO_BIN_EXE_glance-api"));
-        command
+        handoff::hand_over(&mut command, &listener)
             .current_dir(dir.path())
             .env("RUST_LOG", "warn")
-            .env("GLANCE__SERVER__BIND", format!("127.0.0.1:{port}"))
             .env(
                 "GLANCE__DATABASE__URL",
                 format!("sqlite:///{}", dir.path().join("glance.db").display()),
@@ -87,6 +99,8 @@ impl ApiProcess {
             command.env(key, value);
         }
         let child = command.spawn().expect("glance-api starts");
+        // The child's copy is the only one now: once it dies, connections are refused.
+        drop(listener);
         // Owned before the wait, so a node that never becomes healthy is killed on the panic.
         let mut process = Self {
             base: format!("http://127.0.0.1:{port}"),

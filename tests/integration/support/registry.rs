@@ -1,4 +1,5 @@
-//! The REAL glance-registry binary on a loopback port, backed by a temp SQLite file, and
+//! The REAL glance-registry binary on a loopback socket the test bound and handed over
+//! (`server::handoff`), backed by a temp SQLite file, and
 //! registry-proxy clients pointed at it. The process is killed when the guard drops.
 //! Included by `server.rs` (so `tests/bdd.rs` gets it too); `support::registry` re-exports it.
 #![allow(dead_code)]
@@ -17,7 +18,10 @@ pub struct RegistryProcess {
     /// `http://127.0.0.1:PORT`
     pub base: String,
     pub port: u16,
+    /// `host:port`, bound again for a restart.
     bind: String,
+    /// Bound at launch, handed over to the first child.
+    listener: Option<TcpListener>,
     /// `None`: a temp SQLite file.
     postgres_url: Option<String>,
     child: Option<Child>,
@@ -59,12 +63,14 @@ impl RegistryProcess {
     }
 
     async fn launch(host: &str, postgres_url: Option<String>) -> Self {
-        let port = free_port();
+        let listener = super::handoff::bind(host);
+        let port = super::handoff::port(&listener);
         let dir = tempfile::tempdir().expect("temp dir");
         let mut registry = Self {
             base: format!("http://127.0.0.1:{port}"),
             port,
             bind: format!("{host}:{port}"),
+            listener: Some(listener),
             postgres_url,
             child: None,
             dir,
@@ -77,9 +83,14 @@ impl RegistryProcess {
         self.dir.path().join("registry.log")
     }
 
-    /// Start (again) on the same port and database.
+    /// Start (again) on the same port and database. A restart binds the port again: the
+    /// killed child's socket died with it, so that a crashed registry refuses connections.
     pub async fn restart(&mut self) {
         self.kill();
+        let listener = self
+            .listener
+            .take()
+            .unwrap_or_else(|| super::handoff::rebind(&self.bind));
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -93,9 +104,9 @@ impl RegistryProcess {
                 ("direct-sqlite", format!("sqlite:///{}", db.display()))
             }
         };
-        let child = Command::new(env!("CARGO_BIN_EXE_glance-registry"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_glance-registry"));
+        let child = super::handoff::hand_over(&mut command, &listener)
             .env_remove("GLANCE_CONFIG")
-            .env("GLANCE__SERVER__BIND", &self.bind)
             .env("GLANCE__SERVER__WORKERS", "2")
             .env("GLANCE__DATA_ACCESS__MODE", mode)
             .env("GLANCE__DATABASE__URL", database_url)
@@ -107,6 +118,7 @@ impl RegistryProcess {
             .stderr(log_err)
             .spawn()
             .expect("spawn glance-registry");
+        drop(listener);
         self.child = Some(child);
         self.wait_healthy().await;
     }
@@ -170,10 +182,4 @@ impl Drop for RegistryProcess {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-/// A loopback port nobody listens on right now.
-pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-    listener.local_addr().expect("local addr").port()
 }

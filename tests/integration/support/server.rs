@@ -6,6 +6,8 @@ use std::net::TcpListener;
 
 use glance_rs::config::{AuthMode, Service, Settings};
 
+#[path = "handoff.rs"]
+pub mod handoff;
 #[cfg(all(
     feature = "registry-proxy",
     feature = "registry-server",
