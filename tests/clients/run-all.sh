@@ -89,8 +89,19 @@ wait_healthy() {
 }
 
 # start_api DIR ENV... : glance-api in static-tokens mode (ENV may say otherwise) on a free
-# port (or $API_PORT); sets $api_url and $api_pid.
+# port (or $API_PORT); sets $api_url and $api_pid. A port probed free may be taken before
+# glance-api binds it: then it is started again on another (not $API_PORT, which the
+# Keystone catalog names).
 start_api() {
+    local attempt
+    for attempt in 1 2 3; do
+        start_api_once "$@" && return 0
+        [[ -z "${API_PORT:-}" && $attempt != 3 ]] && grep -q "cannot bind" "$1/api.log" || return 1
+        echo "glance-api: its port was taken before it bound it; again on another" >&2
+    done
+}
+
+start_api_once() {
     local dir=$1; shift
     local port=${API_PORT:-$(free_port)}
     mkdir -p "$dir"

@@ -19,11 +19,21 @@ keystone_up() {
     fi
     "$keystone_lib_dir/setup.sh"
     keystone_started_dir="$(mktemp -d "${TMPDIR:-/tmp}/glance-keystone.XXXXXX")"
-    local port image_port
-    port=$(keystone_free_port)
-    image_port=$(keystone_free_port)
-    KEYSTONE_RUN_DIR="$keystone_started_dir" IMAGE_PORT="$image_port" \
-        "$keystone_lib_dir/start.sh" "$port"
+    local port image_port attempt
+    # uWSGI binds the port by number, some seconds after it was probed free (keystone-manage
+    # runs first): if someone took it meanwhile, start again on another.
+    for attempt in 1 2 3; do
+        port=$(keystone_free_port)
+        image_port=$(keystone_free_port)
+        if KEYSTONE_RUN_DIR="$keystone_started_dir" IMAGE_PORT="$image_port" \
+            "$keystone_lib_dir/start.sh" "$port"; then
+            break
+        fi
+        if [[ $attempt == 3 ]] || ! grep -qs "Address already in use" "$keystone_started_dir/uwsgi.log"; then
+            return 1
+        fi
+        echo "keystone: port $port was taken before uWSGI bound it; again on another" >&2
+    done
     export GLANCE_TEST_KEYSTONE_URL="http://127.0.0.1:$port"
     export GLANCE_TEST_KEYSTONE_DIR="$keystone_started_dir"
     export GLANCE_TEST_KEYSTONE_IMAGE_PORT="$image_port"

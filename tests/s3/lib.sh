@@ -57,6 +57,20 @@ s3_up() {
         return 0
     fi
     s3_install || return 1
+    # Garage binds its three ports by number, probed free just before: if one was taken
+    # meanwhile, it exits, and it is started again on other ports.
+    local attempt
+    for attempt in 1 2 3; do
+        s3_port_taken=0
+        s3_start && return 0
+        [[ "$s3_port_taken" == 1 ]] || return 1
+        echo "garage: a port was taken before it bound it; again on other ports" >&2
+    done
+    return 1
+}
+
+# s3_start: one Garage node on ports probed free; sets s3_port_taken=1 when it could not bind.
+s3_start() {
     s3_started_dir="$(mktemp -d "${TMPDIR:-/tmp}/glance-garage.XXXXXX")"
     local d="$s3_started_dir" s3_port rpc_port admin_port admin_token
     s3_port=$(s3_free_port)
@@ -88,6 +102,7 @@ TOML
     if ! s3_wait curl -s -o /dev/null -m 1 "http://127.0.0.1:$admin_port/health"; then
         echo "garage did not answer; last lines of $d/garage.log:" >&2
         tail -n 20 "$d/garage.log" >&2
+        grep -qis "address already in use" "$d/garage.log" && s3_port_taken=1
         s3_down
         return 1
     fi
