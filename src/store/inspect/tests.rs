@@ -257,3 +257,23 @@ proptest! {
         survives(&data, 65536)?;
     }
 }
+
+/// A streamOptimized VMDK whose header says "grain directory at the end" (VMware's own
+/// writer): the footer (marker, header copy, end-of-stream marker) is the stream's last 1,536
+/// bytes. Found by the vmdk fuzz target: fed in one piece, the footer was only started after
+/// that piece, so a small image came out "incomplete".
+#[test]
+fn a_footer_is_read_whether_the_image_comes_whole_or_in_pieces() {
+    let mut image = vmdk::sparse("streamOptimized", "RW 8 SPARSE \"disk.vmdk\"", 8);
+    let copy = image[..512].to_vec();
+    image[56..64].copy_from_slice(&u64::MAX.to_le_bytes());
+    let mut marker = vec![0u8; 512];
+    marker[12..16].copy_from_slice(&3u32.to_le_bytes());
+    image.extend_from_slice(&marker);
+    image.extend_from_slice(&copy);
+    image.extend_from_slice(&[0u8; 512]);
+    for chunk in [image.len(), 4096, 512, 1] {
+        let v = inspect_bytes(&image, chunk).verdict("vmdk", "bare", &Policy::default());
+        assert_eq!(accepted_size(&v), Some(4096), "chunks of {chunk}: {v:?}");
+    }
+}

@@ -60,7 +60,19 @@ impl Vmdk {
             return Err(NotThisFormat("unsupported VMDK version"));
         }
         if le_u64(data, 56) == GD_AT_END {
-            self.footer = Some(Tail::new(FOOTER_LEN));
+            // The footer is the stream's last bytes, which may already have streamed by (a
+            // small image in one chunk): start it from everything seen so far, the header's
+            // bytes and the rest of this chunk.
+            let mut footer = Tail::new(FOOTER_LEN);
+            footer.capture(data);
+            let rest = (data.len() as u64)
+                .checked_sub(pos)
+                .and_then(|skip| usize::try_from(skip).ok())
+                .and_then(|skip| chunk.get(skip..));
+            if let Some(rest) = rest {
+                footer.capture(rest);
+            }
+            self.footer = Some(footer);
         }
         if le_u64(data, 28).checked_mul(512) != Some(DESCRIPTOR_AT) {
             return Err(NotThisFormat("wrong descriptor location"));
