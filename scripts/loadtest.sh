@@ -13,6 +13,9 @@
 #   scripts/loadtest.sh --scale [--sizes 1000,100000,1000000] [--backend postgres|sqlite] [--reuse]
 # Many clients (scripts/load/connections.py): 1k and 10k keep-alive connections, a connect-per-request storm.
 #   scripts/loadtest.sh --connection-profile [--counts 1000,10000] [--storm 1000] [--rounds 3] [--backend postgres|sqlite]
+# Instructions per GET image under valgrind's callgrind (scripts/load/callgrind.py): direct-postgres,
+# registry-proxy (api + registry) and the bare baseline.
+#   scripts/loadtest.sh --instructions [--count 1000] [--warmup 300] [--json FILE]
 # PostgreSQL: GLANCE_TEST_DATABASE_URL if set, else a throwaway cluster (scripts/pg-throwaway.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +29,10 @@ if [ "${1:-}" = --connection-profile ]; then
   exec python3 scripts/load/connections.py "$@"
 fi
 cargo build --release --all-features --bins --example baseline --example hash_baseline
+if [ "${1:-}" = --instructions ]; then
+  scripts/ensure-deps.sh valgrind=valgrind
+  exec python3 scripts/load/callgrind.py "$@"
+fi
 if [ "${1:-}" = --imports-only ]; then
   exec python3 scripts/load/run.py "$@"
 fi
