@@ -226,13 +226,16 @@ impl ApiError {
     }
 }
 
-/// webob's reason phrase: the canonical one, except 416 (webob still says `Request Range Not
-/// Satisfiable`, RFC 2616's wording, in the status line, the title and the JSON `code`).
+/// webob's reason phrase: the canonical one, except where webob keeps RFC 2616's wording (in
+/// the status line, the title and the JSON `code`): 413 `Request Entity Too Large`, 414
+/// `Request-URI Too Long`, 416 `Request Range Not Satisfiable` (`webob/exc.py`).
 pub fn reason(status: StatusCode) -> &'static str {
-    if status == StatusCode::RANGE_NOT_SATISFIABLE {
-        return "Request Range Not Satisfiable";
+    match status.as_u16() {
+        413 => "Request Entity Too Large",
+        414 => "Request-URI Too Long",
+        416 => "Request Range Not Satisfiable",
+        _ => status.canonical_reason().unwrap_or("Unknown"),
     }
-    status.canonical_reason().unwrap_or("Unknown")
 }
 
 /// Put webob's reason phrase on the status line where it differs from the canonical one.
@@ -400,5 +403,24 @@ mod tests {
         );
         assert_eq!(negotiate(None), ErrorFormat::Plain);
         assert_eq!(negotiate(Some("text/plain")), ErrorFormat::Plain);
+    }
+
+    #[test]
+    fn reasons_are_webobs() {
+        assert_eq!(
+            reason(StatusCode::PAYLOAD_TOO_LARGE),
+            "Request Entity Too Large"
+        );
+        assert_eq!(reason(StatusCode::URI_TOO_LONG), "Request-URI Too Long");
+        assert_eq!(
+            reason(StatusCode::RANGE_NOT_SATISFIABLE),
+            "Request Range Not Satisfiable"
+        );
+        assert_eq!(reason(StatusCode::NOT_FOUND), "Not Found");
+        let body = ApiError::too_large("big").body(ErrorFormat::Json).1;
+        assert!(
+            body.contains("\"code\": \"413 Request Entity Too Large\""),
+            "{body}"
+        );
     }
 }

@@ -26,6 +26,7 @@ pub async fn index(
     state: State,
     Caller(ctx): Caller,
 ) -> Result<HttpResponse, ApiError> {
+    list_params::ensure_utf8_query(req.query_string())?;
     let pairs = list_params::parse_query_string(req.query_string());
     let query = list_params::image_query(&pairs, &state.settings.limits)?;
     let images = match state.db.image_get_all(&ctx, &query).await {

@@ -28,6 +28,22 @@ pub fn parse_query_string(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// webob's answer to a query string whose percent-escapes are not UTF-8, as Glance 33 gives it
+/// for `GET /v2/images?name=%ff` (tests/fixtures/real-glance-33/hostile-answers.tsv).
+pub fn ensure_utf8_query(query: &str) -> Result<(), ApiError> {
+    let undecodable = query.split(['&', '=']).any(|part| {
+        std::str::from_utf8(&percent_encoding::percent_decode_str(part).collect::<Vec<u8>>())
+            .is_err()
+    });
+    if undecodable {
+        return Err(ApiError::bad_request(
+            "Error decoding your request. Either the URL or the request body contained \
+             characters that could not be decoded by Glance",
+        ));
+    }
+    Ok(())
+}
+
 /// The query's pairs with webob MultiDict semantics: `pop` takes the first occurrence,
 /// `last` reads the last one.
 struct Params(Vec<(String, String)>);
@@ -357,7 +373,13 @@ pub fn parse_isotime(text: &str) -> Option<Timestamp> {
             return Some(at);
         }
     }
-    NaiveDate::parse_from_str(naive, "%Y-%m-%d")
+    // iso8601 also takes a bare year (`2026`) or year and month (`2026-12`): their first day.
+    let day = match naive.len() {
+        4 => format!("{naive}-01-01"),
+        7 => format!("{naive}-01"),
+        _ => naive.to_string(),
+    };
+    NaiveDate::parse_from_str(&day, "%Y-%m-%d")
         .ok()
         .and_then(|day| day.and_hms_opt(0, 0, 0))
 }
@@ -676,6 +698,17 @@ mod tests {
         assert!(parse_isotime("2026-11-27T14:06:18.5+01:00").is_some());
         assert!(parse_isotime("2026-11-27").is_some());
         assert!(parse_isotime("tomorrow").is_none());
+        // iso8601's reduced precision, as Glance 33 takes `created_at=gte:2026`.
+        assert_eq!(parse_isotime("2026"), parse_isotime("2026-01-01"));
+        assert_eq!(parse_isotime("2026-12"), parse_isotime("2026-12-01"));
+        assert!(parse_isotime("20261").is_none());
+        assert!(ensure_utf8_query("name=%c3%a9&tag=%f0%9f%98%80").is_ok());
+        for bad in ["name=%ff", "%c3%28=x", "tag=%ed%a0%80"] {
+            assert_eq!(
+                ensure_utf8_query(bad).map_err(|e| e.status.as_u16()),
+                Err(400)
+            );
+        }
     }
 }
 

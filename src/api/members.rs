@@ -159,6 +159,11 @@ pub async fn create(
             "Member ID is too long: at most {MEMBER_MAX_CHARS} characters."
         )));
     }
+    if crate::api::common::has_4byte_utf8(&member_id) {
+        return Err(ApiError::bad_request(
+            "Member can't contain 4 byte unicode characters.",
+        ));
+    }
     ensure_writable(&ctx)?;
     let image = find_image(&state, &ctx, &image_id).await?;
     only_shared(&image)?;

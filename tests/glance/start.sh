@@ -46,6 +46,8 @@
 #   GLANCE_CACHE=1       image cache + cache management API, as devstack
 #   GLANCE_METADEFS=0    skip `glance-manage db_load_metadefs`
 #   GLANCE_DEBUG=1       debug logging in $GLANCE_RUN/glance-api.log
+#   GLANCE_HARAKIRI=S    uWSGI kills a worker busy on one request for S seconds
+#   GLANCE_MAX_RSS_MB=M  uWSGI kills a worker whose RSS passes M MiB
 #
 # Serving: Glance >= 32 has no standalone server (glance-api only prints an
 # error); it runs under uWSGI in HTTP mode with devstack's settings
@@ -259,6 +261,11 @@ logto = $RUN/uwsgi.log
 disable-logging = true
 procname-prefix = real-glance-
 EOF
+# Not in devstack either: bounds for a worker that a hostile request sends into a long or
+# memory-hungry loop (tests/fixtures/real-glance-33/record-hostile.sh): uWSGI kills and
+# respawns it after GLANCE_HARAKIRI seconds or past GLANCE_MAX_RSS_MB.
+if [ -n "${GLANCE_HARAKIRI:-}" ]; then echo "harakiri = $GLANCE_HARAKIRI" >> "$ETC/glance-uwsgi.ini"; fi
+if [ -n "${GLANCE_MAX_RSS_MB:-}" ]; then echo "evil-reload-on-rss = $GLANCE_MAX_RSS_MB" >> "$ETC/glance-uwsgi.ini"; fi
 
 GM=("$VENV/bin/glance-manage" --config-file "$ETC/glance-api.conf")
 manage() {

@@ -1,11 +1,15 @@
 //! Hostile input against a real glance-api process: thousands of malformed, oversized and
-//! badly framed requests. Every one must get a Glance status (never a 5xx, a dropped
-//! connection or a timeout), the server must keep serving, and afterwards every image that
-//! existed before is intact, no partial file is in the store and no image is left `saving`.
+//! badly framed requests. Every one must get the status real Glance 33 gives it (recorded in
+//! tests/fixtures/real-glance-33/hostile-answers.tsv) with Glance's error body, or the one the
+//! case names with the reason we differ (never a 5xx, a dropped connection or a timeout). The
+//! server must keep serving, and afterwards every image that existed before is intact, no
+//! partial file is in the store and no image is left `saving`.
 
 mod crash;
 pub mod import_crash;
 mod inputs;
+mod recorded;
+mod verdict;
 mod wire;
 
 use std::collections::BTreeMap;
@@ -17,6 +21,7 @@ use serde_json::{json, Value};
 
 use crate::support::process::ApiProcess;
 use inputs::Targets;
+use verdict::Tally;
 use wire::{exchange, Case, Outcome};
 
 /// Identity every request carries: a plain member of project `hostile` (trusted-auth).
@@ -38,6 +43,22 @@ pub async fn start_trusted_in_test_mode(extra: &[(&str, String)]) -> ApiProcess 
     let mut env = vec![("GLANCE__AUTH__MODE", "trusted-auth".to_string())];
     env.extend(extra.iter().cloned());
     ApiProcess::start_in_test_mode(&env).await
+}
+
+/// A glance-api to talk to: one of ours, or a real Glance (`recorded`).
+pub trait Http {
+    fn client(&self) -> &reqwest::Client;
+    fn url(&self, path: &str) -> String;
+}
+
+impl Http for ApiProcess {
+    fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    fn url(&self, path: &str) -> String {
+        ApiProcess::url(self, path)
+    }
 }
 
 pub fn with_identity(builder: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -65,8 +86,8 @@ pub async fn stalled_put(addr: &str, path: &str) -> tokio::net::TcpStream {
     stream
 }
 
-pub async fn create(api: &ApiProcess, body: Value) -> String {
-    let response = with_identity(api.client.post(api.url("/v2/images")))
+pub async fn create(api: &impl Http, body: Value) -> String {
+    let response = with_identity(api.client().post(api.url("/v2/images")))
         .json(&body)
         .send()
         .await
@@ -76,8 +97,8 @@ pub async fn create(api: &ApiProcess, body: Value) -> String {
     image["id"].as_str().expect("id").to_string()
 }
 
-pub async fn upload(api: &ApiProcess, id: &str, data: Vec<u8>) {
-    let response = with_identity(api.client.put(api.url(&format!("/v2/images/{id}/file"))))
+pub async fn upload(api: &impl Http, id: &str, data: Vec<u8>) {
+    let response = with_identity(api.client().put(api.url(&format!("/v2/images/{id}/file"))))
         .header("content-type", "application/octet-stream")
         .body(data)
         .send()
@@ -86,8 +107,8 @@ pub async fn upload(api: &ApiProcess, id: &str, data: Vec<u8>) {
     assert_eq!(response.status(), 204, "upload of {id}");
 }
 
-pub async fn show(api: &ApiProcess, id: &str) -> Value {
-    let response = with_identity(api.client.get(api.url(&format!("/v2/images/{id}"))))
+pub async fn show(api: &impl Http, id: &str) -> Value {
+    let response = with_identity(api.client().get(api.url(&format!("/v2/images/{id}"))))
         .send()
         .await
         .expect("show request");
@@ -95,8 +116,8 @@ pub async fn show(api: &ApiProcess, id: &str) -> Value {
     response.json().await.expect("image JSON")
 }
 
-pub async fn download(api: &ApiProcess, id: &str) -> (u16, Vec<u8>) {
-    let response = with_identity(api.client.get(api.url(&format!("/v2/images/{id}/file"))))
+pub async fn download(api: &impl Http, id: &str) -> (u16, Vec<u8>) {
+    let response = with_identity(api.client().get(api.url(&format!("/v2/images/{id}/file"))))
         .send()
         .await
         .expect("download request");
@@ -108,7 +129,7 @@ pub async fn download(api: &ApiProcess, id: &str) -> (u16, Vec<u8>) {
 }
 
 /// Every image visible to the project, paging through the list.
-pub async fn list_all(api: &ApiProcess) -> Vec<Value> {
+pub async fn list_all(api: &impl Http) -> Vec<Value> {
     let mut all = Vec::new();
     let mut marker: Option<String> = None;
     loop {
@@ -116,7 +137,7 @@ pub async fn list_all(api: &ApiProcess) -> Vec<Value> {
         if let Some(m) = &marker {
             url.push_str(&format!("&marker={m}"));
         }
-        let response = with_identity(api.client.get(url))
+        let response = with_identity(api.client().get(url))
             .send()
             .await
             .expect("list request");
@@ -143,7 +164,7 @@ pub struct Seed {
     pub data: Vec<u8>,
 }
 
-pub async fn seed(api: &ApiProcess, sizes: &[usize]) -> Vec<Seed> {
+pub async fn seed(api: &impl Http, sizes: &[usize]) -> Vec<Seed> {
     let mut seeds = Vec::new();
     for (n, &size) in sizes.iter().enumerate() {
         let id = create(
@@ -159,7 +180,7 @@ pub async fn seed(api: &ApiProcess, sizes: &[usize]) -> Vec<Seed> {
 }
 
 /// Each seeded image is active, its checksum matches and its data downloads unchanged.
-pub async fn assert_seeds_intact(api: &ApiProcess, seeds: &[Seed]) {
+pub async fn assert_seeds_intact(api: &impl Http, seeds: &[Seed]) {
     for seed in seeds {
         let image = show(api, &seed.id).await;
         assert_eq!(image["status"], "active", "seed {} status", seed.id);
@@ -190,7 +211,7 @@ pub fn partial_files(store: &Path) -> Vec<String> {
 }
 
 /// Wait (bounded) until no image is `saving` and no partial file is left; fail otherwise.
-pub async fn assert_settled(api: &ApiProcess, store: &Path) -> Vec<Value> {
+pub async fn assert_settled(api: &impl Http, store: &Path) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let images = list_all(api).await;
@@ -227,78 +248,42 @@ pub fn assert_store_matches(images: &[Value], store: &Path) {
     }
 }
 
-#[derive(Default)]
-struct Tally {
-    tried: usize,
-    success: usize,
-    client_error: usize,
-    server_error: usize,
-    dropped: usize,
-    timeouts: usize,
-    hung_up: usize,
-    by_status: BTreeMap<u16, usize>,
-    failures: Vec<String>,
+/// The seeded images, and the images the cases aim at, on `api`.
+pub async fn prepare(api: &impl Http) -> (Vec<Seed>, Targets) {
+    let seeds = seed(api, &[1, 1_000, 100_000, 700_000]).await;
+    let victim = create(api, json!({"name": "victim"})).await;
+    let shared = create(api, json!({"name": "shared", "visibility": "shared"})).await;
+    let mut uploads = Vec::new();
+    for n in 0..inputs::UPLOAD_CASES {
+        let body =
+            json!({"name": format!("up-{n}"), "disk_format": "raw", "container_format": "bare"});
+        uploads.push(create(api, body).await);
+    }
+    let targets = Targets {
+        victim,
+        shared,
+        with_data: seeds[2].id.clone(),
+        uploads,
+        identity: IDENTITY
+            .iter()
+            .map(|(n, v)| (*n, v.as_bytes().to_vec()))
+            .collect(),
+    };
+    (seeds, targets)
 }
 
-impl Tally {
-    fn record(&mut self, case: &Case, outcome: Outcome) {
-        self.tried += 1;
-        match outcome {
-            Outcome::Answered(code, body) => {
-                *self.by_status.entry(code).or_default() += 1;
-                if case
-                    .expected_status
-                    .is_some_and(|expected| expected != code)
-                {
-                    self.failures.push(format!(
-                        "{}: {code}, expected {:?}",
-                        case.label, case.expected_status
-                    ));
-                }
-                match code {
-                    // 300: Glance's version negotiation for unversioned paths.
-                    200..=399 => self.success += 1,
-                    400..=499 => {
-                        self.client_error += 1;
-                        // Glance's error shape, asked for as JSON: {"code": "404 Not Found", …}.
-                        // Deliberate exceptions: requests refused by the HTTP layer before any
-                        // route (bad framing, request line or headers: 400/431 with no body,
-                        // as uWSGI refuses them in front of Glance), and the auth layer's 401.
-                        let http_layer = body.is_empty() && matches!(code, 400 | 431);
-                        let shaped = http_layer
-                            || code == 401
-                            || serde_json::from_str::<Value>(&body).ok().is_some_and(|e| {
-                                e["code"]
-                                    .as_str()
-                                    .is_some_and(|c| c.starts_with(&code.to_string()))
-                                    && e["message"].is_string()
-                            });
-                        if !shaped {
-                            let body: String = body.chars().take(200).collect();
-                            self.failures.push(format!(
-                                "{}: {code} not in Glance's shape: {body}",
-                                case.label
-                            ));
-                        }
-                    }
-                    _ => {
-                        self.server_error += 1;
-                        let body: String = body.chars().take(200).collect();
-                        self.failures.push(format!("{}: {code} {body}", case.label));
-                    }
-                }
-            }
-            Outcome::Dropped => {
-                self.dropped += 1;
-                self.failures.push(format!("{}: dropped", case.label));
-            }
-            Outcome::Timeout => {
-                self.timeouts += 1;
-                self.failures.push(format!("{}: timeout", case.label));
-            }
-            Outcome::HungUp => self.hung_up += 1,
-        }
-    }
+/// Every hostile input, in the order they are sent (later cases see earlier cases' effects).
+pub fn all_cases(targets: &Targets) -> Vec<Case> {
+    let mut cases = inputs::json_cases(targets);
+    cases.extend(inputs::field_cases(targets));
+    cases.extend(inputs::patch_cases(targets));
+    cases.extend(inputs::content_type_cases(targets));
+    cases.extend(inputs::list_cases(targets));
+    cases.extend(inputs::url_cases(targets));
+    cases.extend(inputs::range_cases(targets));
+    cases.extend(inputs::upload_cases(targets));
+    cases.extend(inputs::oversize_cases(targets));
+    cases
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -308,38 +293,14 @@ async fn hostile_inputs_get_glance_answers_and_lose_nothing() {
     let api =
         start_trusted_in_test_mode(&[("GLANCE__LIMITS__IMAGE_SIZE_CAP", "4194304".into())]).await;
     let store = api.dir.path().join("images");
-    let seeds = seed(&api, &[1, 1_000, 100_000, 700_000]).await;
-    let victim = create(&api, json!({"name": "victim"})).await;
-    let shared = create(&api, json!({"name": "shared", "visibility": "shared"})).await;
-    let mut uploads = Vec::new();
-    for n in 0..inputs::UPLOAD_CASES {
-        let body =
-            json!({"name": format!("up-{n}"), "disk_format": "raw", "container_format": "bare"});
-        uploads.push(create(&api, body).await);
-    }
-    let targets = Targets {
-        victim,
-        shared,
-        with_data: seeds[2].id.clone(),
-        uploads: uploads.clone(),
-        identity: IDENTITY
-            .iter()
-            .map(|(n, v)| (*n, v.as_bytes().to_vec()))
-            .collect(),
-    };
-
-    let mut cases = inputs::json_cases(&targets);
-    cases.extend(inputs::field_cases(&targets));
-    cases.extend(inputs::patch_cases(&targets));
-    cases.extend(inputs::content_type_cases(&targets));
-    cases.extend(inputs::list_cases(&targets));
-    cases.extend(inputs::url_cases(&targets));
-    cases.extend(inputs::range_cases(&targets));
-    cases.extend(inputs::upload_cases(&targets));
-    cases.extend(inputs::oversize_cases(&targets));
+    let (seeds, targets) = prepare(&api).await;
+    let uploads = targets.uploads.clone();
+    let cases = all_cases(&targets);
 
     let addr = api.base.trim_start_matches("http://").to_string();
     let mut tally = Tally::default();
+    let mut answers = Vec::new();
+    let glance_answers = recorded::glance_answers();
     let started = Instant::now();
     let mut slowest = (Duration::ZERO, String::new());
     for case in &cases {
@@ -348,8 +309,16 @@ async fn hostile_inputs_get_glance_answers_and_lose_nothing() {
         if begun.elapsed() > slowest.0 {
             slowest = (begun.elapsed(), case.label.clone());
         }
-        tally.record(case, outcome);
+        let glance = recorded::glance_answer(&glance_answers, case);
+        tally.record(
+            case,
+            recorded::expected(case, &glance_answers),
+            glance,
+            &outcome,
+        );
+        answers.push(recorded::line(case, &outcome));
     }
+    recorded::write_if_asked(&answers);
     println!(
         "hostile: {} inputs in {:.1}s: 2xx/3xx={} 4xx={} 5xx={} dropped={} timeouts={} \
          client-hung-up={}; by status {:?}; slowest {:.2}s ({})",
@@ -371,7 +340,8 @@ async fn hostile_inputs_get_glance_answers_and_lose_nothing() {
     assert!(tally.tried > 1_000, "too few inputs");
     assert!(
         tally.failures.is_empty(),
-        "{} inputs got a 5xx, no answer or no answer in time",
+        "{} inputs got another status than expected, a 5xx, an error body not in Glance's \
+         shape, no answer or no answer in time",
         tally.failures.len()
     );
 

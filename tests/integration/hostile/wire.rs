@@ -31,14 +31,17 @@ pub enum Outcome {
     HungUp,
 }
 
-/// One request, case by case.
+/// One request, case by case. The answer it must get is real Glance 33's, recorded per label
+/// in tests/fixtures/real-glance-33/hostile-answers.tsv, unless `ours` says otherwise.
 #[derive(Clone, Debug)]
 pub struct Case {
+    /// Unique among all cases: the recorded answers are keyed by it.
     pub label: String,
     pub request: Vec<u8>,
     pub finish: Finish,
-    /// The one status this input must get, where only one is right.
-    pub expected_status: Option<u16>,
+    /// Where we deliberately answer otherwise than real Glance 33 (a 5xx, a dropped connection
+    /// or a hang there, or a stricter check): our status, and why (docs/compatibility.md).
+    pub ours: Option<(u16, &'static str)>,
 }
 
 impl Case {
@@ -47,13 +50,23 @@ impl Case {
             label: label.into(),
             request,
             finish: Finish::Wait,
-            expected_status: None,
+            ours: None,
         }
     }
 
-    pub fn expecting(mut self, status: u16) -> Self {
-        self.expected_status = Some(status);
+    /// We answer `status` on purpose where Glance 33 answers otherwise, for `why`.
+    pub fn ours(mut self, status: u16, why: &'static str) -> Self {
+        self.ours = Some((status, why));
         self
+    }
+
+    /// The same where `when` holds (a table row's condition).
+    pub fn ours_if(self, when: bool, status: u16, why: &'static str) -> Self {
+        if when {
+            self.ours(status, why)
+        } else {
+            self
+        }
     }
 
     pub fn finishing(mut self, finish: Finish) -> Self {

@@ -1,6 +1,6 @@
 //! JSON bodies, field values, patch documents and content types.
 
-use super::{Targets, JSON, PATCH_V20, PATCH_V21};
+use super::{lone_surrogate, shown, why, Targets, JSON, PATCH_V20, PATCH_V21};
 use crate::hostile::wire::Case;
 
 /// The endpoints taking a JSON body: (label, method, path, content type).
@@ -205,7 +205,7 @@ pub fn json_cases(t: &Targets) -> Vec<Case> {
     bodies.extend(huge_bodies());
     for (endpoint, method, path, content_type) in json_endpoints(t) {
         for (label, body) in &bodies {
-            cases.push(Case::new(
+            let case = Case::new(
                 format!("{endpoint} body {label}"),
                 t.call(
                     method,
@@ -213,22 +213,63 @@ pub fn json_cases(t: &Targets) -> Vec<Case> {
                     &[("Content-Type", content_type)],
                     body,
                 ),
-            ));
+            );
+            cases.push(json_expectation(case, &endpoint, label, body));
         }
     }
     cases
+}
+
+/// Where our answer to a body differs from Glance 33's; otherwise the recording's (mostly 400
+/// "Malformed JSON in request body.", 201 for `{}` on create, 200 for `[]` on PATCH).
+fn json_expectation(case: Case, endpoint: &str, label: &str, body: &[u8]) -> Case {
+    let create = endpoint == "create";
+    let depth = label
+        .rsplit_once(" x")
+        .and_then(|(_, n)| n.parse::<usize>().ok());
+    match label {
+        "1 MiB string" | "4 MiB of spaces" => case.ours(413, why::CAP),
+        "200k-element array" if endpoint.starts_with("patch") => case.ours(413, why::MAX_OPS),
+        _ if depth.is_some_and(|d| d >= 500) => case.ours(400, why::DEEP),
+        _ if lone_surrogate(body) => case.ours(400, why::SURROGATE),
+        _ if create && body.starts_with(b"[") => case.ours(400, why::LIST_BODY),
+        _ => case,
+    }
 }
 
 pub fn field_cases(t: &Targets) -> Vec<Case> {
     let mut cases = Vec::new();
     let join = |parts: &[&[u8]]| parts.concat();
     for value in field_values() {
-        let shown = String::from_utf8_lossy(&value[..value.len().min(40)]).into_owned();
+        let shown = shown(&value, 40);
+        // Where our answer to this value differs from Glance 33's, wherever it goes.
+        let anywhere = if lone_surrogate(&value) {
+            Some(why::SURROGATE)
+        } else if value.windows(6).any(|w| w == b"\\u0000") {
+            Some(why::NUL)
+        } else {
+            None
+        };
+        let expect = |case: Case, member_id: bool| match anywhere {
+            Some(why) => case.ours(400, why),
+            None => {
+                let fits = match serde_json::from_slice(&value) {
+                    Ok(serde_json::Value::String(id)) => id.chars().count() <= 255,
+                    Ok(_) => false,
+                    // Not JSON at all: 400 here and in Glance alike.
+                    Err(_) => true,
+                };
+                case.ours_if(member_id && !fits, 400, why::MEMBER)
+            }
+        };
         for field in FIELDS {
             let create = join(&[b"{\"", field.as_bytes(), b"\": ", &value, b"}"]);
-            cases.push(Case::new(
-                format!("create {field}={shown}"),
-                t.call("POST", b"/v2/images", &[("Content-Type", JSON)], &create),
+            cases.push(expect(
+                Case::new(
+                    format!("create {field}={shown}"),
+                    t.call("POST", b"/v2/images", &[("Content-Type", JSON)], &create),
+                ),
+                false,
             ));
             let patch = join(&[
                 b"[{\"op\": \"replace\", \"path\": \"/",
@@ -238,14 +279,17 @@ pub fn field_cases(t: &Targets) -> Vec<Case> {
                 b"}]",
             ]);
             let path = format!("/v2/images/{}", t.victim);
-            cases.push(Case::new(
-                format!("patch {field}={shown}"),
-                t.call(
-                    "PATCH",
-                    path.as_bytes(),
-                    &[("Content-Type", PATCH_V21)],
-                    &patch,
+            cases.push(expect(
+                Case::new(
+                    format!("patch {field}={shown}"),
+                    t.call(
+                        "PATCH",
+                        path.as_bytes(),
+                        &[("Content-Type", PATCH_V21)],
+                        &patch,
+                    ),
                 ),
+                false,
             ));
         }
         // The value as a tag inside the list, as a property key, as a member id or status.
@@ -261,9 +305,12 @@ pub fn field_cases(t: &Targets) -> Vec<Case> {
             ("member id", "POST", members.as_str(), member),
             ("member status", "PUT", me.as_str(), status),
         ] {
-            cases.push(Case::new(
-                format!("{label} {shown}"),
-                t.call(method, path.as_bytes(), &[("Content-Type", JSON)], &body),
+            cases.push(expect(
+                Case::new(
+                    format!("{label} {shown}"),
+                    t.call(method, path.as_bytes(), &[("Content-Type", JSON)], &body),
+                ),
+                label == "member id",
             ));
         }
     }
@@ -318,6 +365,7 @@ pub fn patch_cases(t: &Targets) -> Vec<Case> {
         format!(r#"[{{"op": "add", "path": "/k", "value": "{}"}}]"#, "v".repeat(70_000)),
     ];
     let mut docs: Vec<(String, String)> = ops.iter().map(|d| (d.clone(), d.clone())).collect();
+    // Appended after the shapes: (label, document), the label naming the operation count.
     for count in [999, 1_000, 1_001, 3_000, 30_000] {
         let op = r#"{"op": "replace", "path": "/name", "value": "n"}"#;
         docs.push((
@@ -333,9 +381,9 @@ pub fn patch_cases(t: &Targets) -> Vec<Case> {
     let path = format!("/v2/images/{}", t.victim);
     let mut cases = Vec::new();
     for (label, doc) in &docs {
-        let shown = &label[..label.len().min(60)];
+        let shown = shown(label.as_bytes(), 60);
         for (dialect, ct) in [("2.1", PATCH_V21), ("2.0", PATCH_V20)] {
-            cases.push(Case::new(
+            let case = Case::new(
                 format!("patch{dialect} {shown}"),
                 t.call(
                     "PATCH",
@@ -343,10 +391,37 @@ pub fn patch_cases(t: &Targets) -> Vec<Case> {
                     &[("Content-Type", ct)],
                     doc.as_bytes(),
                 ),
-            ));
+            );
+            cases.push(patch_expectation(case, dialect, label, doc));
         }
     }
     cases
+}
+
+/// Where our answer to a patch document differs from Glance 33's.
+fn patch_expectation(case: Case, dialect: &str, label: &str, doc: &str) -> Case {
+    let count = label
+        .split_once(' ')
+        .and_then(|(n, _)| n.parse::<usize>().ok());
+    let ops: Vec<serde_json::Value> = serde_json::from_str(doc).unwrap_or_default();
+    let untyped = ops.iter().any(|op| {
+        ["path", "add", "remove", "replace"]
+            .iter()
+            .any(|key| op.get(key).is_some_and(|v| !v.is_string()))
+    });
+    let long_key = ops
+        .iter()
+        .any(|op| op["path"].as_str().is_some_and(|p| p.chars().count() > 256));
+    match count {
+        Some(n) if n > 1_000 => case.ours(413, why::MAX_OPS),
+        Some(_) if dialect == "2.1" && label.ends_with("distinct adds") => {
+            case.ours(413, why::SLOW_PATCH)
+        }
+        Some(_) if dialect == "2.1" => case.ours(200, why::SLOW_PATCH),
+        _ if lone_surrogate(doc.as_bytes()) => case.ours(400, why::SURROGATE),
+        _ if untyped => case.ours(400, why::PATH_TYPE),
+        _ => case.ours_if(long_key, 400, why::KEY_LENGTH),
+    }
 }
 
 /// Wrong, missing and strange Content-Types on every body-taking route.
@@ -382,13 +457,15 @@ pub fn content_type_cases(t: &Targets) -> Vec<Case> {
             let headers: Vec<(&str, &[u8])> = content_type
                 .map(|ct| vec![("Content-Type", ct)])
                 .unwrap_or_default();
-            cases.push(Case::new(
+            let case = Case::new(
                 format!(
                     "{method} content-type {:?}",
                     content_type.map(String::from_utf8_lossy)
                 ),
                 t.call(method, path, &headers, body),
-            ));
+            );
+            let non_ascii = content_type.is_some_and(|ct| !ct.is_ascii());
+            cases.push(case.ours_if(method == "PATCH" && non_ascii, 415, why::NON_ASCII_TYPE));
         }
     }
     cases
