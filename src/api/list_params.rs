@@ -92,6 +92,10 @@ pub fn image_query(pairs: &[(String, String)], limits: &Limits) -> Result<ImageQ
         .unwrap_or_else(|| "accepted".into());
     let mut tags = Vec::new();
     while let Some(tag) = params.pop("tag") {
+        // As every other filter: PostgreSQL cannot compare with NUL, so no backend may.
+        if tag.contains('\0') {
+            return Err(crate::api::common::nul_refused());
+        }
         tags.push(tag.trim().to_string());
     }
 

@@ -70,6 +70,10 @@ pub async fn remove(
 ) -> Result<HttpResponse, ApiError> {
     let (image_id, tag) = path.into_inner();
     reject_body(&req)?;
+    // The same answer on every backend (PostgreSQL refuses NUL in a comparison).
+    if tag.contains('\0') {
+        return Err(nul_refused());
+    }
     ensure_writable(&ctx)?;
     let image = find_image(&state, &ctx, &image_id).await?;
     ensure_mutable(&ctx, &image, "You do not own this image")?;
