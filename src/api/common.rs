@@ -145,3 +145,16 @@ pub fn contains_nul(value: &serde_json::Value) -> bool {
 pub fn nul_refused() -> ApiError {
     ApiError::bad_request("Invalid value: text may not contain NUL characters (\\u0000).")
 }
+
+/// 400 "Error decoding your request…" (webob's words) for a URL part whose percent-escapes are
+/// not UTF-8.
+pub fn ensure_decodable(text: &str) -> Result<(), ApiError> {
+    let bytes: Vec<u8> = percent_encoding::percent_decode_str(text).collect();
+    if std::str::from_utf8(&bytes).is_err() {
+        return Err(ApiError::bad_request(
+            "Error decoding your request. Either the URL or the request body contained \
+             characters that could not be decoded by Glance",
+        ));
+    }
+    Ok(())
+}

@@ -31,17 +31,7 @@ pub fn parse_query_string(query: &str) -> Vec<(String, String)> {
 /// webob's answer to a query string whose percent-escapes are not UTF-8, as Glance 33 gives it
 /// for `GET /v2/images?name=%ff` (tests/fixtures/real-glance-33/hostile-answers.tsv).
 pub fn ensure_utf8_query(query: &str) -> Result<(), ApiError> {
-    let undecodable = query.split(['&', '=']).any(|part| {
-        std::str::from_utf8(&percent_encoding::percent_decode_str(part).collect::<Vec<u8>>())
-            .is_err()
-    });
-    if undecodable {
-        return Err(ApiError::bad_request(
-            "Error decoding your request. Either the URL or the request body contained \
-             characters that could not be decoded by Glance",
-        ));
-    }
-    Ok(())
+    crate::api::common::ensure_decodable(query)
 }
 
 /// The query's pairs with webob MultiDict semantics: `pop` takes the first occurrence,

@@ -92,18 +92,24 @@ pub async fn glance_envelope(
         in_flight.begin(&request_id, format);
     }
 
-    let answered = match route {
-        Route::MultipleChoices => {
-            let response = versions::multiple_choices(req.request());
-            Ok(req.into_response(response))
-        }
-        route => {
-            if let Route::Rewrite(new_path) = route {
-                rewrite(&mut req, &new_path);
+    // A path whose escapes are not UTF-8 names nothing: say so (uWSGI in front of Glance
+    // drops such a connection; handlers would see replacement characters).
+    let answered = if let Err(error) = crate::api::common::ensure_decodable(req.path()) {
+        Ok(req.into_response(error.render(format)))
+    } else {
+        match route {
+            Route::MultipleChoices => {
+                let response = versions::multiple_choices(req.request());
+                Ok(req.into_response(response))
             }
-            next.call(req)
-                .await
-                .map(|res| rerender_error(res.map_into_boxed_body(), format))
+            route => {
+                if let Route::Rewrite(new_path) = route {
+                    rewrite(&mut req, &new_path);
+                }
+                next.call(req)
+                    .await
+                    .map(|res| rerender_error(res.map_into_boxed_body(), format))
+            }
         }
     };
     // An error is rendered by actix itself: answered all the same.

@@ -110,9 +110,9 @@ pub(super) mod why {
     pub const NO_IDENTITY: &str = "a raw request with no identity headers: trusted-auth \
         refuses it (401); the recording's stand-in for keystonemiddleware made it an admin \
         (tests/glance/start.sh), and for a bare-LF request line uWSGI never answered";
-    pub const UNDECODABLE_PATH: &str = "a path segment whose escapes are not UTF-8 is taken \
-        with replacement characters (tags, members, ids: 204/404; versions: 300); uWSGI and \
-        Glance drop the connection";
+    pub const UNDECODABLE_PATH: &str = "a path whose escapes are not UTF-8 is 400 \"Error \
+        decoding your request\" (Glance's answer for such a query string); uWSGI and Glance \
+        drop the connection";
     pub const LITERAL_PATH: &str = "a path is not normalised or decoded before routing: `..`, \
         an escaped slash and a lone or malformed `%` stay in their segment; Glance's routes \
         decode and resolve them first (another route, or none: 404, 300)";
