@@ -59,8 +59,12 @@ impl Vmdk {
         if !(1..=3).contains(&le_u32(data, 4)) {
             return Err(NotThisFormat("unsupported VMDK version"));
         }
+        if le_u64(data, 28).checked_mul(512) != Some(DESCRIPTOR_AT) {
+            return Err(NotThisFormat("wrong descriptor location"));
+        }
         if le_u64(data, 56) == GD_AT_END {
-            // The footer is the stream's last bytes, which may already have streamed by (a
+            // Only for a header it accepts (one it gives up on holds nothing more). The
+            // footer is the stream's last bytes, which may already have streamed by (a
             // small image in one chunk): start it from everything seen so far, the header's
             // bytes and the rest of this chunk.
             let mut footer = Tail::new(FOOTER_LEN);
@@ -73,9 +77,6 @@ impl Vmdk {
                 footer.capture(rest);
             }
             self.footer = Some(footer);
-        }
-        if le_u64(data, 28).checked_mul(512) != Some(DESCRIPTOR_AT) {
-            return Err(NotThisFormat("wrong descriptor location"));
         }
         let length = usize::try_from(le_u64(data, 36).saturating_mul(512))
             .unwrap_or(DESCRIPTOR_MAX)
