@@ -8,8 +8,6 @@
 pub struct Region {
     offset: u64,
     len: usize,
-    /// Complete once this much is held (formats whose structure has a variable length).
-    min_len: Option<usize>,
     data: Vec<u8>,
 }
 
@@ -18,16 +16,7 @@ impl Region {
         Self {
             offset,
             len,
-            min_len: None,
             data: Vec::new(),
-        }
-    }
-
-    /// A region complete once `min_len` bytes are held, still keeping up to `len`.
-    pub fn at_least(offset: u64, len: usize, min_len: usize) -> Self {
-        Self {
-            min_len: Some(min_len),
-            ..Self::new(offset, len)
         }
     }
 
@@ -40,7 +29,7 @@ impl Region {
     }
 
     pub fn complete(&self) -> bool {
-        self.data.len() >= self.min_len.unwrap_or(self.len)
+        self.data.len() >= self.len
     }
 
     /// Bytes held (for the memory bound the tests check).
@@ -53,7 +42,7 @@ impl Region {
     /// already streamed by stays incomplete rather than holding misplaced bytes.
     /// Returns whether this call completed the region.
     pub fn capture(&mut self, pos: u64, chunk: &[u8]) -> bool {
-        if self.complete() || self.data.len() >= self.len {
+        if self.complete() {
             return false;
         }
         let want = self.offset.saturating_add(self.data.len() as u64);

@@ -32,9 +32,9 @@ pub struct Vmdk {
 impl Vmdk {
     pub fn new() -> Self {
         Self {
-            header: Some(Region::at_least(0, 512, MIN_SPARSE_HEADER)),
+            header: Some(Region::new(0, 512)),
             header_read: false,
-            descriptor: Region::at_least(0, TEXT_DESCRIPTOR_MAX, 4),
+            descriptor: Region::new(0, TEXT_DESCRIPTOR_MAX),
             descriptor_read: false,
             text: None,
             create_type: None,
@@ -42,19 +42,34 @@ impl Vmdk {
         }
     }
 
-    /// Once the header is held: a sparse header places the descriptor (and maybe a footer);
-    /// printable text means the stream is a descriptor itself.
+    /// Once the header is held (all 512 bytes, or the whole stream if shorter): a sparse
+    /// header places the descriptor (and maybe a footer); printable text means the stream is a
+    /// descriptor itself. Read at those two points only, never part-way, so the verdict does
+    /// not depend on how the stream was cut into chunks.
     fn read_header(&mut self, pos: u64, chunk: &[u8]) -> Result<(), NotThisFormat> {
+        let result = self.place_descriptor(pos, chunk);
+        if result.is_err() {
+            // Given up on: the text descriptor it may have started is dropped too, so nothing
+            // more is read, whatever else the stream holds.
+            self.descriptor = Region::new(DESCRIPTOR_AT, 0);
+        }
+        result
+    }
+
+    fn place_descriptor(&mut self, pos: u64, chunk: &[u8]) -> Result<(), NotThisFormat> {
         let Some(header) = &self.header else {
             return Ok(());
         };
         let data = header.data();
         if !data.starts_with(b"KDMV") {
-            if data.iter().all(|&b| is_text(b)) {
+            if !data.is_empty() && data.iter().all(|&b| is_text(b)) {
                 self.header = None;
                 return Ok(());
             }
             return Err(NotThisFormat("no KDMV signature"));
+        }
+        if data.len() < MIN_SPARSE_HEADER {
+            return Err(NotThisFormat("too short for a VMDK header"));
         }
         if !(1..=3).contains(&le_u32(data, 4)) {
             return Err(NotThisFormat("unsupported VMDK version"));
@@ -211,10 +226,8 @@ impl Format for Vmdk {
             self.header_read = true;
             self.read_header(pos, chunk)?;
         }
-        // A sparse image's descriptor is read once its header placed it; a text descriptor
-        // (no header any more) is read as soon as it is held.
-        let placed = self.header_read || self.header.is_none();
-        if placed && !self.descriptor_read && self.descriptor.complete() {
+        // A descriptor is read once its header placed it and it is held whole.
+        if self.header_read && !self.descriptor_read && self.descriptor.complete() {
             self.descriptor_read = true;
             self.read_descriptor();
         }
@@ -222,6 +235,16 @@ impl Format for Vmdk {
     }
 
     fn finish(&mut self) {
+        // A stream shorter than a header is read as it is; a bare text descriptor shorter than
+        // the 64 KiB Glance reads it from is read whole at the end.
+        if !self.header_read {
+            self.header_read = true;
+            let _gave_up = self.read_header(0, &[]);
+        }
+        if self.header.is_none() && !self.descriptor_read {
+            self.descriptor_read = true;
+            self.read_descriptor();
+        }
         if let Some(footer) = &mut self.footer {
             footer.finish();
         }
@@ -234,8 +257,8 @@ impl Format for Vmdk {
     }
 
     fn complete(&self) -> bool {
-        self.header.as_ref().is_none_or(Region::complete)
-            && self.descriptor.complete()
+        self.header_read
+            && (self.descriptor_read || self.descriptor.complete())
             && self.footer.as_ref().is_none_or(Tail::complete)
     }
 
