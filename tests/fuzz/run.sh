@@ -15,6 +15,7 @@ TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then
   TARGETS=(qcow2 qed vhd vhdx vmdk vdi iso gpt luks)
 fi
+"$ROOT/scripts/ensure-deps.sh" # qemu-img, genisoimage, sgdisk, sfdisk for the seeds
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 CORPUS="${XDG_CACHE_HOME:-$HOME/.cache}/glance-rs/fuzz-corpus"
