@@ -2,13 +2,53 @@
 //! deadpool-postgres with one prepared statement, and nothing else (no auth, no properties, no
 //! metrics). The load test compares `GET /v2/images/{id}` in direct-postgres mode against it.
 //!
+//! It is built as the service is, so the comparison measures what the service adds and not a
+//! different setup: one pool per actix worker thread (16 connections in all, split among the
+//! workers, as `database.pool_size`), a typed `Serialize` answer and timestamps written by hand.
+//!
 //! `cargo run --release --example baseline --features direct-postgres -- BIND DATABASE_URL`
 
 use actix_web::{web, App, HttpResponse, HttpServer};
+use chrono::{Datelike, NaiveDateTime, Timelike};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use serde::Serialize;
 
 const SELECT_IMAGE: &str = "SELECT id, name, status, size, checksum, owner, min_disk, min_ram, \
      protected, created_at FROM images WHERE id = $1 AND NOT deleted";
+/// Connections in all, as the service's default `database.pool_size`.
+const POOL_SIZE: usize = 16;
+
+#[derive(Serialize)]
+struct Image {
+    id: String,
+    name: Option<String>,
+    status: String,
+    size: Option<i64>,
+    checksum: Option<String>,
+    owner: Option<String>,
+    min_disk: i32,
+    min_ram: i32,
+    protected: bool,
+    created_at: String,
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ`, digits by hand (as the service writes them).
+fn timestamp(ts: &NaiveDateTime) -> String {
+    let mut text = *b"0000-00-00T00:00:00Z";
+    let mut put = |at: usize, width: usize, mut value: u32| {
+        for slot in text[at..at + width].iter_mut().rev() {
+            *slot = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    put(0, 4, ts.year().unsigned_abs());
+    put(5, 2, ts.month());
+    put(8, 2, ts.day());
+    put(11, 2, ts.hour());
+    put(14, 2, ts.minute());
+    put(17, 2, ts.second());
+    String::from_utf8_lossy(&text).into_owned()
+}
 
 async fn get_image(pool: web::Data<Pool>, id: web::Path<String>) -> HttpResponse {
     let Ok(client) = pool.get().await else {
@@ -18,24 +58,35 @@ async fn get_image(pool: web::Data<Pool>, id: web::Path<String>) -> HttpResponse
         return HttpResponse::InternalServerError().finish();
     };
     match client.query_opt(&statement, &[&id.as_str()]).await {
-        Ok(Some(row)) => {
-            let created_at: chrono::NaiveDateTime = row.get(9);
-            HttpResponse::Ok().json(serde_json::json!({
-                "id": row.get::<_, String>(0),
-                "name": row.get::<_, Option<String>>(1),
-                "status": row.get::<_, String>(2),
-                "size": row.get::<_, Option<i64>>(3),
-                "checksum": row.get::<_, Option<String>>(4),
-                "owner": row.get::<_, Option<String>>(5),
-                "min_disk": row.get::<_, i32>(6),
-                "min_ram": row.get::<_, i32>(7),
-                "protected": row.get::<_, bool>(8),
-                "created_at": created_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-            }))
-        }
+        Ok(Some(row)) => HttpResponse::Ok().json(Image {
+            id: row.get(0),
+            name: row.get(1),
+            status: row.get(2),
+            size: row.get(3),
+            checksum: row.get(4),
+            owner: row.get(5),
+            min_disk: row.get(6),
+            min_ram: row.get(7),
+            protected: row.get(8),
+            created_at: timestamp(&row.get(9)),
+        }),
         Ok(None) => HttpResponse::NotFound().finish(),
         Err(_) => HttpResponse::InternalServerError().finish(),
     }
+}
+
+fn make_pool(config: tokio_postgres::Config, size: usize) -> std::io::Result<Pool> {
+    let manager = Manager::from_config(
+        config,
+        tokio_postgres::NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(size)
+        .build()
+        .map_err(|e| std::io::Error::other(e.to_string()))
 }
 
 #[actix_web::main]
@@ -48,23 +99,21 @@ async fn main() -> std::io::Result<()> {
     let config: tokio_postgres::Config = url
         .parse()
         .map_err(|e| std::io::Error::other(format!("bad database URL: {e}")))?;
-    let manager = Manager::from_config(
-        config,
-        tokio_postgres::NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
-    let pool = Pool::builder(manager)
-        .max_size(16)
-        .build()
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
-    let pool = web::Data::new(pool);
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    let per_worker = POOL_SIZE.div_ceil(workers);
+    // The factory runs once per worker thread: each builds its own pool.
     HttpServer::new(move || {
-        App::new()
-            .app_data(pool.clone())
-            .route("/v2/images/{id}", web::get().to(get_image))
+        let pool = make_pool(config.clone(), per_worker);
+        let app = App::new().route("/v2/images/{id}", web::get().to(get_image));
+        match pool {
+            Ok(pool) => app.app_data(web::Data::new(pool)),
+            Err(e) => {
+                eprintln!("baseline: cannot make a pool: {e}");
+                app
+            }
+        }
     })
+    .workers(workers)
     .bind(bind)?
     .run()
     .await

@@ -16,6 +16,8 @@
 # Instructions per GET image under valgrind's callgrind (scripts/load/callgrind.py): direct-postgres,
 # registry-proxy (api + registry) and the bare baseline.
 #   scripts/loadtest.sh --instructions [--count 1000] [--warmup 300] [--json FILE]
+# GET image's SQL alone under pgbench, against the bare baseline's select (scripts/load/pgbench.py).
+#   scripts/loadtest.sh --pgbench [--rounds 5] [--duration 10] [--clients 8]
 # PostgreSQL: GLANCE_TEST_DATABASE_URL if set, else a throwaway cluster (scripts/pg-throwaway.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +30,11 @@ if [ "${1:-}" = --connection-profile ]; then
   cargo build --release --all-features --bin glance-api
   exec python3 scripts/load/connections.py "$@"
 fi
-cargo build --release --all-features --bins --example baseline --example hash_baseline
+cargo build --release --all-features --bins --example baseline --example hash_baseline \
+  --example image_select_sql
+if [ "${1:-}" = --pgbench ]; then
+  exec python3 scripts/load/pgbench.py "$@"
+fi
 if [ "${1:-}" = --instructions ]; then
   scripts/ensure-deps.sh valgrind=valgrind
   exec python3 scripts/load/callgrind.py "$@"

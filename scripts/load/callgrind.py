@@ -11,6 +11,7 @@ counters are zeroed (`callgrind_control -z`), it serves COUNT more, and its coun
 over the proxy node's requests. Standard library only.
 """
 import argparse
+import contextlib
 import glob
 import http.client
 import json
@@ -89,20 +90,12 @@ def main():
     if not shutil.which("valgrind") or not shutil.which("callgrind_control"):
         sys.exit("valgrind is needed: apt-get install valgrind")
     workdir = tempfile.mkdtemp(prefix="glance-callgrind-")
-    pg_dir = None
-    pg_url = os.environ.get("GLANCE_TEST_DATABASE_URL")
-    if not pg_url:
-        pg_dir = os.path.join(workdir, "pg")
-        pg_url = subprocess.run([os.path.join(run.ROOT, "scripts", "pg-throwaway.sh"), "start", pg_dir],
-                                capture_output=True, text=True, check=True).stdout.strip()
     procs = []
-    try:
-        run.psql(pg_url, "DROP DATABASE IF EXISTS bench_callgrind")
-        run.psql(pg_url, "CREATE DATABASE bench_callgrind")
-        db_url = pg_url.rsplit("/", 1)[0] + "/bench_callgrind"
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
+        db_url = run.fresh_database(cleanup.enter_context(run.postgres(workdir)), "bench_callgrind", workdir)
+        cleanup.callback(lambda: [p.stop() for p in reversed(procs)])
         api = os.path.join(run.BIN, "glance-api")
-        subprocess.run([api, "db-sync"], check=True, cwd=workdir, capture_output=True,
-                       env=dict(os.environ, GLANCE__DATA_ACCESS__MODE="direct-postgres", GLANCE__DATABASE__URL=db_url))
         store = os.path.join(workdir, "images")
         ports = [run.free_port() for _ in range(4)]
         registry = f"http://127.0.0.1:{ports[0]}"
@@ -143,12 +136,6 @@ def main():
             ("registry-proxy over postgres", proxy, path, [api_proxy, reg]),
             ("bare baseline", baseline, path, [bare]),
         ], args.warmup, args.count)
-    finally:
-        for p in reversed(procs):
-            p.stop()
-        if pg_dir:
-            subprocess.run([os.path.join(run.ROOT, "scripts", "pg-throwaway.sh"), "stop", pg_dir])
-        shutil.rmtree(workdir, ignore_errors=True)
     bare_total = figures["bare baseline"]["bare baseline"]
     print(f"instructions per GET image (callgrind, {args.count} requests after {args.warmup} warm-up, "
           "one keep-alive connection, PostgreSQL)")

@@ -4,6 +4,7 @@
 Called by scripts/loadtest.sh after the release build. Standard library only.
 """
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -103,6 +104,33 @@ def wrk(url, script, duration, connections):
 
 def psql(url, sql):
     subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql], check=True, capture_output=True)
+
+
+@contextlib.contextmanager
+def postgres(workdir):
+    """An admin URL: GLANCE_TEST_DATABASE_URL, or a throwaway cluster under workdir, stopped
+    on exit."""
+    url = os.environ.get("GLANCE_TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    pg_dir = os.path.join(workdir, "pg")
+    script = os.path.join(ROOT, "scripts", "pg-throwaway.sh")
+    url = subprocess.run([script, "start", pg_dir], capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        yield url
+    finally:
+        subprocess.run([script, "stop", pg_dir])
+
+
+def fresh_database(admin_url, name, workdir):
+    """Drop and re-create database `name`, give it the schema (`glance-api db-sync`); its URL."""
+    psql(admin_url, f"DROP DATABASE IF EXISTS {name}")
+    psql(admin_url, f"CREATE DATABASE {name}")
+    db_url = admin_url.rsplit("/", 1)[0] + "/" + name
+    subprocess.run([os.path.join(BIN, "glance-api"), "db-sync"], check=True, cwd=workdir, capture_output=True,
+                   env=dict(os.environ, GLANCE__DATA_ACCESS__MODE="direct-postgres", GLANCE__DATABASE__URL=db_url))
+    return db_url
 
 
 def scrape(base):

@@ -25,6 +25,12 @@ use tokio_postgres::NoTls;
 
 pub use images::list_statement as image_list_statement;
 
+/// The statement GET image runs for an admin or a project-less caller (`$1`: the image id),
+/// for measuring it alone (`scripts/load/pgbench.py`, through `examples/image_select_sql.rs`).
+pub fn image_get_statement() -> &'static str {
+    rows::select_image_by_id(false, false)
+}
+
 use super::glance_schema;
 use super::per_thread::PerThread;
 use super::{DaResult, DataAccess, DataAccessError, Mode, PoolStatus};
