@@ -20,6 +20,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 here="$root/tests/glance"
+lib="$root/tests/lib"
 cd "$root"
 export GLANCE_HOME="${GLANCE_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/glance-rs/real-glance}"
 "$here/setup.sh" >/dev/null
@@ -59,18 +60,24 @@ start_glance() { # URL STORE PORT
 }
 stop_glance() { "$here/stop.sh" >/dev/null; }
 
-start_ours() { # MODE URL STORE PORT
+# Our node serves on a socket bound before it starts (tests/lib/listen.py hands it over as
+# systemd does), so no port is probed free and then taken by someone else; sets oport.
+start_ours() { # MODE URL STORE
+    rm -f "$work/ours.port"
     GLANCE__DATA_ACCESS__MODE="$1" GLANCE__DATABASE__URL="$2" GLANCE__STORE__PATH="$3" \
     GLANCE__IMPORT__STAGING_PATH="$work/staging" \
-    GLANCE__SERVER__BIND="127.0.0.1:$4" GLANCE__AUTH__MODE=trusted-auth RUST_LOG=warn \
-        "$bin" >"$work/ours.log" 2>&1 &
+    GLANCE__AUTH__MODE=trusted-auth RUST_LOG=warn \
+        "$lib/listen.py" "$work/ours.port" 1 "$bin" >"$work/ours.log" 2>&1 &
     ours_pid=$!
     for _ in $(seq 1 100); do
-        curl -s -o /dev/null "http://127.0.0.1:$4/versions" && return 0
+        if [[ -s "$work/ours.port" ]]; then
+            oport=$(cat "$work/ours.port")
+            curl -s -o /dev/null "http://127.0.0.1:$oport/versions" && return 0
+        fi
         kill -0 "$ours_pid" 2>/dev/null || { cat "$work/ours.log" >&2; fail "glance-api exited"; }
         sleep 0.1
     done
-    fail "glance-api did not answer on $4"
+    fail "glance-api did not answer on ${oport:-its handed-over socket}"
 }
 stop_ours() { kill "$ours_pid"; wait "$ours_pid" 2>/dev/null || true; ours_pid=""; }
 
@@ -90,7 +97,6 @@ glance_manage() { # URL ARGS...
 # nodes must have taken at least a quarter of the requests.
 mixed_fleet() { # STORE GPORT OPORT WRITERS IMAGES_PER_WRITER
     local hport sport shares
-    hport=$(free_port); sport=$(free_port)
     cat >"$work/haproxy.cfg" <<EOF
 global
     maxconn 512
@@ -101,18 +107,21 @@ defaults
     timeout client 120s
     timeout server 120s
 frontend fleet
-    bind 127.0.0.1:$hport
+    bind fd@3
     default_backend nodes
 backend nodes
     balance roundrobin
     server glance 127.0.0.1:$2
     server ours 127.0.0.1:$3
 listen stats
-    bind 127.0.0.1:$sport
+    bind fd@4
     stats enable
     stats uri /stats
 EOF
-    haproxy -f "$work/haproxy.cfg" -D -p "$work/haproxy.pid"
+    # Its two addresses are bound first and handed over (fd@3, fd@4), as for our node.
+    rm -f "$work/haproxy.ports"
+    "$lib/listen.py" "$work/haproxy.ports" 2 haproxy -f "$work/haproxy.cfg" -D -p "$work/haproxy.pid"
+    { read -r hport; read -r sport; } <"$work/haproxy.ports"
     FLEET_STORE_DIR="$1" python3 "$here/mixed_fleet.py" "http://127.0.0.1:$hport" \
         "http://127.0.0.1:$2" "http://127.0.0.1:$3" "$4" "$5" || fail "mixed fleet"
     # stot (field 8): requests each node served through the front (one session each).
@@ -235,7 +244,8 @@ run_backend() {
     local backend="$1" glance_url ours_url ours_check_url mode fresh_glance fresh_ours
     local store="$work/$backend-images"
     local gport oport
-    gport=$(free_port); oport=$(free_port)
+    # Real Glance runs under uWSGI, which binds a port number itself: that one is probed.
+    gport=$(free_port); oport=""
     echo "== $backend: real Glance makes and fills its database"
     if [[ "$backend" == postgres ]]; then
         local db="takeover_$$_glance" fresh="takeover_$$_fresh"
@@ -261,7 +271,7 @@ run_backend() {
     db_sync_ours "$mode" "$ours_url" || fail "second db-sync"
     grep -q "adopting the Glance database" "$work/db-sync.log" || fail "db-sync did not say it adopted"
     [[ "$(revision "$backend" "$ours_check_url")" == 2024_1_contract01 ]] || fail "revision changed by db-sync"
-    start_ours "$mode" "$ours_url" "$store" "$oport"
+    start_ours "$mode" "$ours_url" "$store"
     snapshot "http://127.0.0.1:$oport" "$work/glance-ids" "$work/by-ours.txt"
     same "glance-api serves Glance's images differently" "$work/by-glance.txt" "$work/by-ours.txt"
     [[ "$(curl -s -o /dev/null -w '%{http_code}' "${owner_headers[@]}" "http://127.0.0.1:$oport/v2/images/$(cat "$work/glance-deleted")")" == 404 ]] \
@@ -299,7 +309,7 @@ run_backend() {
     # Glance on SQLite answers 500 ("database is locked") to concurrent writes from two
     # processes, so on SQLite one writer goes through both nodes in turn; on PostgreSQL, six.
     echo "== $backend: both at once behind one address (haproxy), writes through both"
-    start_ours "$mode" "$ours_url" "$store" "$oport"
+    start_ours "$mode" "$ours_url" "$store"
     if [[ "$backend" == postgres ]]; then
         mixed_fleet "$store" "$gport" "$oport" 6 8
     else
@@ -319,7 +329,7 @@ run_backend() {
     populate "http://127.0.0.1:$gport" fresh >"$work/fresh-ids"
     snapshot "http://127.0.0.1:$gport" "$work/fresh-ids" "$work/fresh-by-glance.txt"
     stop_glance
-    start_ours "$mode" "$fresh_ours" "$store" "$oport"
+    start_ours "$mode" "$fresh_ours" "$store"
     snapshot "http://127.0.0.1:$oport" "$work/fresh-ids" "$work/fresh-by-ours.txt"
     same "glance-api serves Glance's writes to our fresh database differently" "$work/fresh-by-glance.txt" "$work/fresh-by-ours.txt"
     stop_ours
