@@ -56,8 +56,11 @@ Feature: Multiple stores: image data in folders and on S3
       {"name": "two copies", "disk_format": "raw", "container_format": "bare"}
       """
     And I upload 300000 bytes to the image
-    And the image's data is copied to store "cheap"
-    And I send GET "/v2/images/{id}"
+    And I send POST "/v2/images/{id}/import" with:
+      """
+      {"method": {"name": "copy-image"}, "stores": ["cheap"]}
+      """
+    And I wait for the import to end
     Then the image's "stores" is "fast,cheap"
     When the image's data in store "fast" is lost
     And I send GET "/v2/images/{id}/file"

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::api::auth::Caller;
 use crate::api::common::{ensure_writable, find_image, parse_json_body, read_body};
@@ -22,6 +22,8 @@ use crate::domain::{
 };
 use crate::error::ApiError;
 use crate::import::{filter, Job, Method, LOCK_PROPERTY, STAGE_HOST_PROPERTY};
+
+use super::import_request::{check_image_for, target_stores, ImportRequest};
 use crate::store::ingest::Formats;
 
 /// `PUT /v2/images/{id}/stage`: the data into the staging area, queued → uploading.
@@ -171,6 +173,17 @@ fn ensure_may_modify(ctx: &RequestContext, image: &Image) -> Result<(), ApiError
     }
 }
 
+/// Glance's `copy_image` policy: admins only.
+fn ensure_may_copy(ctx: &RequestContext) -> Result<(), ApiError> {
+    if ctx.is_admin {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "You are not authorized to complete copy_image action.",
+        ))
+    }
+}
+
 /// Undo a stage that did not finish (error, or the request dropped): the image back to
 /// `queued` with size cleared, and its staged data removed (Glance's `_unstage`) unless it
 /// belongs to an earlier stage (`keep_staged`).
@@ -212,7 +225,11 @@ pub async fn import(
     ensure_writable(&ctx)?;
     let image = find_image(&state, &ctx, &image_id).await?;
     check_image_for(&request, &image)?;
-    ensure_may_modify(&ctx, &image)?;
+    if request.method == "copy-image" {
+        ensure_may_copy(&ctx)?;
+    } else {
+        ensure_may_modify(&ctx, &image)?;
+    }
     if request.method == "glance-direct" {
         ensure_staged_here(&state, &image).await?;
     }
@@ -220,7 +237,12 @@ pub async fn import(
         Some(holder) => Some(take_over_stale_lock(&state, &ctx, &image, holder).await?),
         None => None,
     };
-    if !request.all_stores_must_succeed {
+    let Some(stores) = target_stores(&req, &state, &request, &image)? else {
+        // copy-image to all stores of an image that is in all of them already: nothing to do.
+        log::info!("copy-image of image {image_id}: it is in every store already");
+        return Ok(accepted());
+    };
+    if !request.all_stores_must_succeed && !state.stores.multi() {
         return Err(ApiError::bad_request(format!(
             "All_stores_must_succeed can only be set with enabled_backends {}",
             request.uri.as_deref().unwrap_or("None")
@@ -238,6 +260,7 @@ pub async fn import(
             }
             Method::WebDownload { uri }
         }
+        "copy-image" => Method::CopyImage,
         _ => Method::GlanceDirect,
     };
     let task_id = uuid::Uuid::new_v4().to_string();
@@ -272,7 +295,7 @@ pub async fn import(
         input: serde_json::json!({
             "image_id": image_id,
             "import_req": body,
-            "backend": [Value::Null],
+            "backend": if state.stores.multi() { json!(stores) } else { json!([Value::Null]) },
         }),
     };
     if let Err(err) = state.db.task_create(&ctx, task).await {
@@ -288,91 +311,31 @@ pub async fn import(
             .await;
         return Err(err.into());
     }
+    // Glance runs a copy-image task with an elevated context: it changes another project's
+    // image on the admin's behalf.
+    let ctx = if method == Method::CopyImage {
+        RequestContext {
+            is_admin: true,
+            ..ctx
+        }
+    } else {
+        ctx
+    };
     state.importer.spawn(Job {
         ctx,
         image_id,
         task_id,
         method,
+        stores,
+        all_stores_must_succeed: request.all_stores_must_succeed,
     });
-    Ok(HttpResponse::build(StatusCode::ACCEPTED)
+    Ok(accepted())
+}
+
+fn accepted() -> HttpResponse {
+    HttpResponse::build(StatusCode::ACCEPTED)
         .content_type("text/html; charset=UTF-8")
-        .finish())
-}
-
-/// The body of an import request, checked as Glance's deserializer does.
-struct ImportRequest {
-    method: String,
-    uri: Option<String>,
-    all_stores_must_succeed: bool,
-}
-
-impl ImportRequest {
-    fn parse(state: &State, body: &Value) -> Result<Self, ApiError> {
-        let method = body
-            .get("method")
-            .ok_or_else(|| ApiError::bad_request("Import request requires a 'method' field."))?;
-        let name = method
-            .get("name")
-            .ok_or_else(|| ApiError::bad_request("Import request requires a 'name' field."))?;
-        let name = match name {
-            Value::String(name) => name.clone(),
-            other => other.to_string(),
-        };
-        if !state.settings.import.is_available(&name) {
-            return Err(ApiError::bad_request(format!(
-                "Unknown import method name '{name}'."
-            )));
-        }
-        let flag = |key: &str, default: bool| match body.get(key) {
-            None => Ok(default),
-            Some(Value::Bool(value)) => Ok(*value),
-            Some(_) => Err(ApiError::bad_request(format!(
-                "'{key}' must be boolean value only"
-            ))),
-        };
-        let all_stores_must_succeed = flag("all_stores_must_succeed", true)?;
-        flag("all_stores", false)?;
-        let uri = match method.get("uri") {
-            Some(Value::String(uri)) => Some(uri.clone()),
-            _ => None,
-        };
-        Ok(Self {
-            method: name,
-            uri,
-            all_stores_must_succeed,
-        })
-    }
-}
-
-/// Glance's status and format checks for the method (409s).
-fn check_image_for(request: &ImportRequest, image: &Image) -> Result<(), ApiError> {
-    let method = request.method.as_str();
-    if image.status == ImageStatus::Active {
-        return Err(ApiError::conflict(
-            "Image with status active cannot be target for import",
-        ));
-    }
-    if image.status != ImageStatus::Queued && method == "web-download" {
-        return Err(ApiError::conflict(format!(
-            "Image needs to be in 'queued' state to use '{method}' method"
-        )));
-    }
-    if image.status != ImageStatus::Uploading && method == "glance-direct" {
-        return Err(ApiError::conflict(
-            "Image needs to be staged before 'glance-direct' method can be used",
-        ));
-    }
-    if image.container_format.as_deref().is_none_or(str::is_empty) {
-        return Err(ApiError::conflict(
-            "'container_format' needs to be set before import",
-        ));
-    }
-    if image.disk_format.as_deref().is_none_or(str::is_empty) {
-        return Err(ApiError::conflict(
-            "'disk_format' needs to be set before import",
-        ));
-    }
-    Ok(())
+        .finish()
 }
 
 /// Nodes share `import.staging_path` (docs/deployment.md §3), so any node imports what any

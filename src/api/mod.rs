@@ -15,6 +15,7 @@ mod image_download;
 mod image_view;
 mod images;
 mod import;
+mod import_request;
 mod list_params;
 mod members;
 mod patch;

@@ -11,9 +11,9 @@ pub const KNOWN_METHODS: [&str; 4] = [
     "glance-download",
 ];
 
-/// The methods this build carries out. Others may be configured (Glance's default list has
-/// copy-image) but are neither advertised nor accepted (docs/compatibility.md).
-pub const IMPLEMENTED_METHODS: [&str; 2] = ["glance-direct", "web-download"];
+/// The methods this build carries out. Others may be configured (glance-download) but are
+/// neither advertised nor accepted (docs/compatibility.md).
+pub const IMPLEMENTED_METHODS: [&str; 3] = ["glance-direct", "web-download", "copy-image"];
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]

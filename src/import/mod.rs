@@ -12,6 +12,7 @@
 
 pub mod conversion;
 pub mod filter;
+mod placement;
 pub mod web_download;
 
 use std::sync::Arc;
@@ -21,9 +22,7 @@ use serde_json::json;
 
 use crate::config::Settings;
 use crate::data_access::{DataAccess, DataAccessError};
-use crate::domain::{
-    ImageChanges, ImageStatus, LocationStatus, NewLocation, RequestContext, TaskChanges, TaskStatus,
-};
+use crate::domain::{Image, ImageChanges, ImageStatus, RequestContext, TaskChanges, TaskStatus};
 use crate::store::ingest::{ingest, Formats, IngestError, Rules};
 use crate::store::inspect::Policy;
 use crate::store::{FileStore, Stores};
@@ -47,6 +46,8 @@ pub enum Method {
     GlanceDirect,
     /// Fetched from a URL that passed the filters (every redirect is checked again).
     WebDownload { uri: String },
+    /// An active image's data, read from a store that holds it, into more stores.
+    CopyImage,
 }
 
 impl Method {
@@ -54,6 +55,7 @@ impl Method {
         match self {
             Self::GlanceDirect => "glance-direct",
             Self::WebDownload { .. } => "web-download",
+            Self::CopyImage => "copy-image",
         }
     }
 }
@@ -64,12 +66,17 @@ pub struct Job {
     pub image_id: String,
     pub task_id: String,
     pub method: Method,
+    /// The stores to import into, in order (ids of enabled stores; the one store in
+    /// single-store).
+    pub stores: Vec<String>,
+    /// Glance's `all_stores_must_succeed`: one failed store fails the import (and undoes the
+    /// copies made), else the import goes on and lists it in `os_glance_failed_import`.
+    pub all_stores_must_succeed: bool,
 }
 
 /// What runs imports: the data access, the image store, the staging area and the settings.
 pub struct Importer {
     db: Arc<dyn DataAccess>,
-    /// Imports go to the default store.
     stores: Arc<Stores>,
     staging: Arc<FileStore>,
     settings: Arc<Settings>,
@@ -136,7 +143,11 @@ impl Importer {
         // The task first: a client that sees the image queued again finds the reason.
         self.finish_task(&job, TaskStatus::Failure, Some(outcome))
             .await;
-        self.revert(&job).await;
+        if job.method == Method::CopyImage {
+            self.release(&job, ImageStatus::Active).await;
+        } else {
+            self.revert(&job).await;
+        }
     }
 
     /// The flow proper; the bytes imported.
@@ -149,84 +160,79 @@ impl Importer {
         db.task_update(ctx, &job.task_id, processing, Some(TaskStatus::Pending))
             .await?;
         let image = db.image_get(ctx, id, false).await?;
-        let from = match job.method {
-            Method::GlanceDirect => ImageStatus::Uploading,
-            Method::WebDownload { .. } => ImageStatus::Queued,
-        };
-        let mut importing = self.locked_changes(job);
-        importing.status = Some(ImageStatus::Importing);
-        importing
-            .set_properties
-            .insert(IMPORTING_PROPERTY.into(), Some(String::new()));
-        importing
-            .set_properties
-            .insert(FAILED_PROPERTY.into(), Some(String::new()));
-        db.image_update(ctx, id, importing, false, Some(from))
-            .await
-            .map_err(|err| lost_lock(id, err))?;
         let formats = Formats {
             disk: image.disk_format.clone().unwrap_or_default(),
             container: image.container_format.clone().unwrap_or_default(),
         };
-        let (ingested, converted) = match &job.method {
-            Method::GlanceDirect => {
-                self.import_file(job, &self.staging.path_for(id), &formats)
-                    .await?
-            }
-            Method::WebDownload { uri } => {
-                let body = web_download::open(uri, &self.settings.import_filtering)
+        let from = match job.method {
+            Method::GlanceDirect => ImageStatus::Uploading,
+            Method::WebDownload { .. } => ImageStatus::Queued,
+            Method::CopyImage => {
+                // The image stays active; only the properties tell a copy is under way.
+                let mut copying = self.locked_changes(job);
+                self.mark_importing(job, &mut copying, &image);
+                db.image_update(ctx, id, copying, false, Some(ImageStatus::Active))
                     .await
-                    .map_err(|err| Failure(err.to_string()))?;
-                if self.settings.import.converts() {
-                    // As Glance: the download is staged, the plugin converts the staged file.
-                    let staging = self.staging.as_ref();
-                    self.take_in(job, staging, body.stream, body.length, &formats)
-                        .await?;
-                    self.import_file(job, &self.staging.path_for(id), &formats)
-                        .await?
-                } else {
-                    let store = self.stores.default_entry().store.as_ref();
-                    let ingested = self
-                        .take_in(job, store, body.stream, body.length, &formats)
-                        .await?;
-                    (ingested, None)
-                }
+                    .map_err(|err| lost_lock(id, err))?;
+                let source = placement::Source::Copy(&image);
+                return self.place(job, &source, &formats, &image).await;
             }
         };
-        let written = ingested.written;
-        let size = written.size;
-        let mut active = self.locked_changes(job);
-        active.status = Some(ImageStatus::Active);
-        active.size = Some(Some(i64::try_from(size).unwrap_or(i64::MAX)));
-        active.virtual_size = Some(
-            ingested
-                .virtual_size
-                .map(|v| i64::try_from(v).unwrap_or(i64::MAX)),
-        );
-        active.checksum = Some(Some(written.md5));
-        active.os_hash_algo = Some(Some("sha512".into()));
-        active.os_hash_value = Some(Some(written.sha512));
-        let target = self.stores.default_entry();
-        active.add_locations = vec![NewLocation {
-            url: target.store.url_for(id),
-            metadata: self.stores.location_metadata(&target.id),
-            status: LocationStatus::Active,
-        }];
-        active.remove_properties = vec![LOCK_PROPERTY.into()];
-        if let Some(converted) = converted {
-            active.disk_format = Some(Some(converted.disk));
-            active.container_format = Some(Some(converted.container));
-        }
-        if let Err(err) = db
-            .image_update(ctx, id, active, false, Some(ImageStatus::Importing))
+        let mut importing = self.locked_changes(job);
+        importing.status = Some(ImageStatus::Importing);
+        self.mark_importing(job, &mut importing, &image);
+        db.image_update(ctx, id, importing, false, Some(from))
             .await
-        {
-            // Not ours any more (deleted, or the lock was taken): our data must go.
-            let _ = target.store.delete(&target.store.url_for(id)).await;
-            return Err(lost_lock(id, err));
+            .map_err(|err| lost_lock(id, err))?;
+        let staged = self.staging.path_for(id);
+        if let Method::WebDownload { uri } = &job.method {
+            let body = web_download::open(uri, &self.settings.import_filtering)
+                .await
+                .map_err(|err| Failure(err.to_string()))?;
+            let staging = self.staging.as_ref();
+            if self.settings.import.converts() || job.stores.len() > 1 {
+                // As Glance: the download is staged, then converted or copied to each store.
+                self.take_in(job, staging, body.stream, body.length, &formats)
+                    .await?;
+            } else {
+                let source = placement::Source::Stream(std::sync::Mutex::new(Some(body)));
+                return self.place(job, &source, &formats, &image).await;
+            }
         }
+        let (path, converted) = self.convert(job, &staged, &formats).await?;
+        let formats = converted.unwrap_or(formats);
+        let placed = self
+            .place(job, &placement::Source::File(&path), &formats, &image)
+            .await;
+        if path != staged {
+            remove_converted(&path, id).await;
+        }
+        let size = placed?;
         self.remove_staged(id).await;
         Ok(size)
+    }
+
+    /// `os_glance_importing_to_stores` to the job's stores, which leave
+    /// `os_glance_failed_import` (Glance keeps both, empty, in single-store).
+    fn mark_importing(&self, job: &Job, changes: &mut ImageChanges, image: &Image) {
+        let multi = self.stores.multi();
+        let importing = if multi {
+            job.stores.join(",")
+        } else {
+            String::new()
+        };
+        let failed: Vec<&str> = image
+            .property(FAILED_PROPERTY)
+            .unwrap_or_default()
+            .split(',')
+            .filter(|s| multi && !s.is_empty() && !job.stores.iter().any(|j| j == s))
+            .collect();
+        changes
+            .set_properties
+            .insert(FAILED_PROPERTY.into(), Some(failed.join(",")));
+        changes
+            .set_properties
+            .insert(IMPORTING_PROPERTY.into(), Some(importing));
     }
 
     /// Changes guarded by our lock.
@@ -238,19 +244,18 @@ impl Importer {
         changes
     }
 
-    /// The data of a file (staged, or converted from it) into the store; with
-    /// `import.plugins = ["image_conversion"]`, converted first. The formats of what was
-    /// stored when the conversion changed them.
-    async fn import_file(
+    /// With `import.plugins = ["image_conversion"]`, the staged file converted (a file beside
+    /// it, which the caller removes) and its new formats when the conversion changed them;
+    /// else the staged file as it is.
+    async fn convert(
         &self,
         job: &Job,
         path: &std::path::Path,
         formats: &Formats,
-    ) -> Result<(crate::store::ingest::Ingested, Option<Formats>), Failure> {
+    ) -> Result<(std::path::PathBuf, Option<Formats>), Failure> {
         let id = job.image_id.as_str();
         if !self.settings.import.converts() {
-            let ingested = self.take_in_file(job, path, formats).await?;
-            return Ok((ingested, None));
+            return Ok((path.to_path_buf(), None));
         }
         let converted_path = self
             .staging
@@ -268,7 +273,7 @@ impl Importer {
         let outcome = conversion
             .run(path, &formats.disk, &converted_path, heartbeat, touch)
             .await;
-        let result = match outcome {
+        match outcome {
             Ok(outcome) if outcome.converted => {
                 log::info!(
                     "import {}: image {id} converted from {} to {}",
@@ -280,28 +285,24 @@ impl Importer {
                     disk: outcome.disk_format,
                     container: "bare".into(),
                 };
-                self.take_in_file(job, &converted_path, &converted)
-                    .await
-                    .map(|ingested| (ingested, Some(converted)))
+                Ok((converted_path, Some(converted)))
             }
-            Ok(_) => self
-                .take_in_file(job, path, formats)
-                .await
-                .map(|ingested| (ingested, None)),
-            Err(err) => Err(Failure(format!("Image conversion failed: {err}"))),
-        };
-        if let Err(err) = tokio::fs::remove_file(&converted_path).await {
-            if err.kind() != std::io::ErrorKind::NotFound {
-                log::warn!("cannot remove converted data of image {id}: {err}");
+            Ok(_) => {
+                remove_converted(&converted_path, id).await;
+                Ok((path.to_path_buf(), None))
+            }
+            Err(err) => {
+                remove_converted(&converted_path, id).await;
+                Err(Failure(format!("Image conversion failed: {err}")))
             }
         }
-        result
     }
 
     async fn take_in_file(
         &self,
         job: &Job,
         path: &std::path::Path,
+        store: &dyn crate::store::ImageStore,
         formats: &Formats,
     ) -> Result<crate::store::ingest::Ingested, Failure> {
         let size = tokio::fs::metadata(path)
@@ -313,7 +314,6 @@ impl Importer {
                 .await
                 .map_err(|err| Failure(format!("cannot read the data to import: {err}")))?,
         );
-        let store = self.stores.default_entry().store.as_ref();
         self.take_in(job, store, data, Some(size), formats).await
     }
 
@@ -378,14 +378,16 @@ impl Importer {
                 &job.image_id,
                 self.locked_changes(job),
                 false,
-                Some(ImageStatus::Importing),
+                // The lock is the guard: copy-image keeps the image active, and an import to
+                // several stores may make it active before the last one.
+                None,
             )
             .await;
         match touched {
             Ok(_) => {}
             Err(DataAccessError::Conflict(_) | DataAccessError::NotFound(_)) => {
                 return Err(IngestError::Stopped(format!(
-                    "image {} is no longer importing under task {}",
+                    "image {} is no longer locked by import task {}",
                     job.image_id, job.task_id
                 )))
             }
@@ -442,6 +444,25 @@ impl Importer {
         }
     }
 
+    /// After a failed copy-image: the lock dropped, the image left as it is (active).
+    async fn release(&self, job: &Job, status: ImageStatus) {
+        let mut release = self.locked_changes(job);
+        release.remove_properties = vec![LOCK_PROPERTY.into()];
+        release
+            .set_properties
+            .insert(IMPORTING_PROPERTY.into(), Some(String::new()));
+        if let Err(err) = self
+            .db
+            .image_update(&job.ctx, &job.image_id, release, false, Some(status))
+            .await
+        {
+            log::warn!(
+                "cannot release the import lock of image {}: {err}",
+                job.image_id
+            );
+        }
+    }
+
     async fn remove_staged(&self, image_id: &str) {
         if let Err(err) = self.staging.delete_image(image_id).await {
             log::warn!("cannot remove staged data of image {image_id}: {err}");
@@ -463,6 +484,15 @@ impl Importer {
             .await
         {
             log::warn!("cannot record the end of task {}: {err}", job.task_id);
+        }
+    }
+}
+
+/// Remove the file a conversion wrote.
+async fn remove_converted(path: &std::path::Path, image_id: &str) {
+    if let Err(err) = tokio::fs::remove_file(path).await {
+        if err.kind() != std::io::ErrorKind::NotFound {
+            log::warn!("cannot remove converted data of image {image_id}: {err}");
         }
     }
 }

@@ -8,7 +8,6 @@ use cucumber::{given, then, when};
 use glance_rs::config::{
     AuthMode, FileStoreSettings, S3StoreSettings, Settings, StoreBackendSettings,
 };
-use glance_rs::domain::{LocationStatus, NewLocation, RequestContext};
 use glance_rs::store::Stores;
 use reqwest::Method;
 
@@ -78,31 +77,6 @@ fn stores(world: &GlanceWorld) -> Stores {
 /// What store `name` holds for the image `{id}`, if anything.
 async fn held(world: &GlanceWorld, name: &str) -> Option<Vec<u8>> {
     super::s3::held(&world.server().settings, name, &world.expand("{id}")).await
-}
-
-/// A second copy of the uploaded data, as copy-image leaves one: written by the store, with a
-/// location whose metadata names the store.
-#[when(regex = r#"^the image's data is copied to store "([a-z0-9_]+)"$"#)]
-async fn copy_to_store(world: &mut GlanceWorld, name: String) {
-    let id = world.expand("{id}");
-    let stores = stores(world);
-    let store = &stores.get(&name).expect("a configured store").store;
-    let mut writing = store.begin_upload(&id, false).await.expect("begin upload");
-    writing.write(&world.uploaded).await.expect("write");
-    writing.commit().await.expect("commit");
-    let db = glance_rs::data_access::open(&world.server().settings)
-        .await
-        .expect("the server's database");
-    let mut metadata = serde_json::Map::new();
-    metadata.insert("store".into(), serde_json::json!(name));
-    let location = NewLocation {
-        url: store.url_for(&id),
-        metadata,
-        status: LocationStatus::Active,
-    };
-    db.image_location_add(&RequestContext::noauth("bdd".into()), &id, location)
-        .await
-        .expect("add the location");
 }
 
 #[when(regex = r#"^the image's data in store "([a-z0-9_]+)" is lost$"#)]

@@ -84,8 +84,8 @@ def import_checks(s, data, md5, run_id, properties):
     print("\n=== interoperable import ===", flush=True)
     info = s.http("A", "GET", "/v2/info/import")
     s.check(
-        info["import-methods"]["value"] == ["glance-direct", "web-download"],
-        "/v2/info/import lists glance-direct and web-download",
+        info["import-methods"]["value"] == ["glance-direct", "web-download", "copy-image"],
+        "/v2/info/import lists glance-direct, web-download and copy-image, as Glance 33",
         json.dumps(info),
     )
 

@@ -24,7 +24,7 @@ fn other_kind() -> &'static str {
 }
 
 /// `local` (default) and `other`, replacing whatever `GLANCE_TEST_STORE` configured.
-fn two_stores(settings: &mut Settings) {
+pub(super) fn two_stores(settings: &mut Settings) {
     let s3 = match settings.stores.values().find_map(|b| match b {
         StoreBackendSettings::S3(s3) => Some(s3.clone()),
         StoreBackendSettings::File(_) => None,
@@ -57,12 +57,12 @@ fn alice() -> HeaderMap {
     member_of("alice")
 }
 
-fn admin() -> HeaderMap {
+pub(super) fn admin() -> HeaderMap {
     admin_of("admin")
 }
 
 /// A raw/bare image of alice's, and its data uploaded to `store` (the default if `None`).
-async fn stored_image(server: &TestServer, store: Option<&str>, data: &[u8]) -> String {
+pub(super) async fn stored_image(server: &TestServer, store: Option<&str>, data: &[u8]) -> String {
     let image = create_image(
         server,
         &alice(),

@@ -2,6 +2,7 @@
 //! and Glance's refusals. web-download fetches from a real HTTP server on loopback.
 
 mod conversion;
+mod copy;
 mod web_download;
 
 use std::time::Duration;
@@ -106,7 +107,7 @@ async fn info_and_create_header_advertise_what_works() {
     assert_eq!(
         info,
         json!({"import-methods": {"description": "Import methods available.", "type": "array",
-            "value": ["glance-direct", "web-download"]}})
+            "value": ["glance-direct", "web-download", "copy-image"]}})
     );
     let response = server
         .client
@@ -118,11 +119,12 @@ async fn info_and_create_header_advertise_what_works() {
     assert_eq!(response.status(), StatusCode::CREATED);
     assert_eq!(
         response.headers()["openstack-image-import-methods"],
-        "glance-direct,web-download"
+        "glance-direct,web-download,copy-image"
     );
 
+    // Configured but not carried out (glance-download): neither advertised nor accepted.
     let narrowed =
-        TestServer::start_with(|s| s.import.enabled_methods = vec!["copy-image".into()]).await;
+        TestServer::start_with(|s| s.import.enabled_methods = vec!["glance-download".into()]).await;
     let info = expect_json(
         get(&narrowed, &HeaderMap::new(), "/v2/info/import").await,
         StatusCode::OK,
@@ -283,9 +285,14 @@ async fn refusals_carry_glances_codes_and_messages() {
             "Import request requires a 'name' field.",
         ),
         (
-            json!({"method": {"name": "copy-image"}}),
+            json!({"method": {"name": "glance-download"}}),
             StatusCode::BAD_REQUEST,
-            "Unknown import method name 'copy-image'.",
+            "Unknown import method name 'glance-download'.",
+        ),
+        (
+            json!({"method": {"name": "copy-image"}}),
+            StatusCode::CONFLICT,
+            "Only images with status active can be targeted for copying",
         ),
         (
             json!({"method": {"name": "bogus"}}),
