@@ -56,6 +56,7 @@ export GLANCE_TEST_SOURCE_PORT=$(free_port)
 # Random tokens for two member projects, in a static-tokens file.
 token_a="a-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
 token_b="b-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
+token_admin="admin-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
 tokens_file="$work/tokens.toml"
 cat > "$tokens_file" <<EOF
 [[token]]
@@ -69,6 +70,12 @@ token = "$token_b"
 user = "clients-user-b"
 project = "clients-project-b"
 roles = ["member", "reader"]
+
+[[token]]
+token = "$token_admin"
+user = "clients-admin"
+project = "clients-admin-project"
+roles = ["admin", "member", "reader"]
 EOF
 chmod 600 "$tokens_file"
 
@@ -129,6 +136,24 @@ run_suite() {
     summary+=("$mode: $(tail -n 1 "$work/$mode.out") in $((SECONDS - started)) s")
 }
 
+# run_copy_suite MODE DIR ENV... : the same mode's glance-api with two file stores, `fast`
+# (default) and `cheap`, and tests/clients/copy_check.py with the admin token (copy-image is
+# for admins), then that glance-api stopped.
+run_copy_suite() {
+    local mode=$1 dir=$2; shift 2
+    start_api "$dir" "$@" \
+        GLANCE__STORE__DEFAULT_BACKEND=fast \
+        GLANCE__STORES__FAST__KIND=file GLANCE__STORES__FAST__PATH="$dir/fast" \
+        GLANCE__STORES__CHEAP__KIND=file GLANCE__STORES__CHEAP__PATH="$dir/cheap"
+    echo
+    echo "######## clients with two stores and copy-image: data_access.mode=$mode ($api_url)"
+    local started=$SECONDS
+    local venv="${GLANCE_CLIENTS_VENV:-$root/target/clients-venv}"
+    "$venv/bin/python" tests/clients/copy_check.py "$api_url" "$token_admin" | tee "$work/$mode-copy.out"
+    summary+=("$mode (two stores): $(tail -n 1 "$work/$mode-copy.out") in $((SECONDS - started)) s")
+    kill "$api_pid" && wait "$api_pid" 2>/dev/null || true
+}
+
 # run_keystone_suite MODE DIR ENV... : the same mode's glance-api in keystone mode on the
 # catalog's image port, the clients with passwords, then that glance-api stopped (the next
 # mode takes the port).
@@ -157,6 +182,8 @@ mode_direct_sqlite() {
     start_api "$dir" GLANCE__DATA_ACCESS__MODE=direct-sqlite \
         GLANCE__DATABASE__URL="sqlite:///$dir/glance.db"
     run_suite direct-sqlite
+    run_copy_suite direct-sqlite "$work/sqlite-copy" GLANCE__DATA_ACCESS__MODE=direct-sqlite \
+        GLANCE__DATABASE__URL="sqlite:///$work/sqlite-copy/glance.db"
     run_keystone_suite direct-sqlite "$work/sqlite-keystone" GLANCE__DATA_ACCESS__MODE=direct-sqlite \
         GLANCE__DATABASE__URL="sqlite:///$work/sqlite-keystone/glance.db"
 }
@@ -181,6 +208,8 @@ mode_direct_postgres() {
         || { cat "$dir/db-sync.log" >&2; return 1; }
     start_api "$dir" GLANCE__DATA_ACCESS__MODE=direct-postgres GLANCE__DATABASE__URL="$url"
     run_suite direct-postgres
+    run_copy_suite direct-postgres "$dir/copy" GLANCE__DATA_ACCESS__MODE=direct-postgres \
+        GLANCE__DATABASE__URL="$url"
     run_keystone_suite direct-postgres "$dir/keystone" GLANCE__DATA_ACCESS__MODE=direct-postgres \
         GLANCE__DATABASE__URL="$url"
 }
@@ -201,6 +230,8 @@ mode_registry_proxy() {
     start_api "$dir" GLANCE__DATA_ACCESS__MODE=registry-proxy \
         GLANCE__REGISTRY__URL="http://127.0.0.1:$port" GLANCE__REGISTRY__TOKEN="$secret"
     run_suite registry-proxy
+    run_copy_suite registry-proxy "$dir/copy" GLANCE__DATA_ACCESS__MODE=registry-proxy \
+        GLANCE__REGISTRY__URL="http://127.0.0.1:$port" GLANCE__REGISTRY__TOKEN="$secret"
     run_keystone_suite registry-proxy "$dir/keystone" GLANCE__DATA_ACCESS__MODE=registry-proxy \
         GLANCE__REGISTRY__URL="http://127.0.0.1:$port" GLANCE__REGISTRY__TOKEN="$secret"
 }
