@@ -433,6 +433,31 @@ def openstack_cli(s, data, project_b):
             output)
 
 
+def random_data(work, size):
+    """A file of `size` random bytes in `work`, and its MD5 (hex)."""
+    data = os.path.join(work, "data.bin")
+    with open(data, "wb") as f:
+        f.write(os.urandom(size))
+    with open(data, "rb") as f:
+        return data, hashlib.md5(f.read()).hexdigest()
+
+
+def run_steps(s, steps):
+    """Run `steps()` and print the tally; the exit status (any client exception is a failed
+    step)."""
+    try:
+        steps()
+    except Exception as err:
+        if not isinstance(err, StepFailed):
+            traceback.print_exc()
+        print(f"\nFAILED: {type(err).__name__}: {err}", flush=True)
+        print(f"{s.passed} passed, 1 failed", flush=True)
+        return 1
+    took = time.monotonic() - s.started
+    print(f"\n{s.passed} passed, 0 failed ({took:.0f} s)", flush=True)
+    return 0
+
+
 def main():
     if len(sys.argv) != 4:
         print(__doc__, file=sys.stderr)
@@ -440,27 +465,17 @@ def main():
     base, token_a, token_b = sys.argv[1:]
     with tempfile.TemporaryDirectory(prefix="glance-clients-") as work:
         s = Suite(base, token_a, token_b, work)
-        data = os.path.join(work, "data.bin")
-        with open(data, "wb") as f:
-            f.write(os.urandom(SIZE))
-        with open(data, "rb") as f:
-            md5 = hashlib.md5(f.read()).hexdigest()
-        try:
+        data, md5 = random_data(work, SIZE)
+
+        def steps():
             project_b = s.project_of("B")
             print(f"token B is project {project_b}", flush=True)
             project_a = glance_cli(s, data, md5, project_b)
             openstacksdk_checks(s, data, md5, project_a, project_b)
             openstack_cli(s, data, project_b)
             import_checks(s, data, md5, RUN, properties)
-        except Exception as err:  # any client exception is a failed step
-            if not isinstance(err, StepFailed):
-                traceback.print_exc()
-            print(f"\nFAILED: {type(err).__name__}: {err}", flush=True)
-            print(f"{s.passed} passed, 1 failed", flush=True)
-            return 1
-        took = time.monotonic() - s.started
-        print(f"\n{s.passed} passed, 0 failed ({took:.0f} s)", flush=True)
-        return 0
+
+        return run_steps(s, steps)
 
 
 if __name__ == "__main__":

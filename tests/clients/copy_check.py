@@ -14,16 +14,14 @@ Each copy must end with the image active in both stores (its `stores` property),
 lock, no failed store and a successful api_image_import task.
 """
 
-import hashlib
 import json
 import os
 import sys
 import tempfile
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check import StepFailed, Suite, properties, same_file  # noqa: E402
+from check import Suite, properties, random_data, run_steps, same_file  # noqa: E402
 
 SIZE = 1 << 20
 RUN = f"{os.getpid()}"
@@ -129,23 +127,8 @@ def main():
     with tempfile.TemporaryDirectory(prefix="glance-clients-copy-") as work:
         s = Suite(base, token, token, work)
         write_clouds(s)
-        data = os.path.join(work, "data.bin")
-        with open(data, "wb") as f:
-            f.write(os.urandom(SIZE))
-        with open(data, "rb") as f:
-            md5 = hashlib.md5(f.read()).hexdigest()
-        try:
-            checks(s, data, md5)
-        except Exception as err:  # any client exception is a failed step
-            if not isinstance(err, StepFailed):
-                traceback.print_exc()
-            print(f"\nFAILED: {type(err).__name__}: {err}", flush=True)
-            print(f"{s.passed} passed, 1 failed", flush=True)
-            return 1
-        took = time.monotonic() - s.started
-        print(f"\n{s.passed} passed, 0 failed ({took:.0f} s)", flush=True)
-        return 0
-
+        data, md5 = random_data(work, SIZE)
+        return run_steps(s, lambda: checks(s, data, md5))
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -13,18 +13,15 @@ clouds.yaml, the reader's 403 on writes, and `openstack token revoke` taking eff
 TOKEN_CACHE_TIME. Ends with "N passed, 0 failed" (or stops at the first failure, status 1).
 """
 
-import hashlib
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
-import traceback
 import urllib.error
 import urllib.request
 
-from check import RUN, StepFailed, Suite, same_file
+from check import RUN, StepFailed, Suite, random_data, run_steps, same_file
 
 SIZE = 2 * 1024 * 1024
 
@@ -68,22 +65,8 @@ def main():
     clouds, auth_url, cache_time = sys.argv[1], sys.argv[2], float(sys.argv[3])
     with tempfile.TemporaryDirectory(prefix="glance-keystone-clients-") as work:
         s = KeystoneSuite(clouds, auth_url, work)
-        data = os.path.join(work, "data.bin")
-        with open(data, "wb") as f:
-            f.write(os.urandom(SIZE))
-        with open(data, "rb") as f:
-            md5 = hashlib.md5(f.read()).hexdigest()
-        try:
-            checks(s, data, md5, cache_time)
-        except Exception as err:  # any client exception is a failed step
-            if not isinstance(err, StepFailed):
-                traceback.print_exc()
-            print(f"\nFAILED: {type(err).__name__}: {err}", flush=True)
-            print(f"{s.passed} passed, 1 failed", flush=True)
-            return 1
-        took = time.monotonic() - s.started
-        print(f"\n{s.passed} passed, 0 failed ({took:.0f} s)", flush=True)
-        return 0
+        data, md5 = random_data(work, SIZE)
+        return run_steps(s, lambda: checks(s, data, md5, cache_time))
 
 
 def checks(s, data, md5, cache_time):
