@@ -18,6 +18,9 @@
 #   scripts/loadtest.sh --instructions [--count 1000] [--warmup 300] [--json FILE]
 # GET image's SQL alone under pgbench, against the bare baseline's select (scripts/load/pgbench.py).
 #   scripts/loadtest.sh --pgbench [--rounds 5] [--duration 10] [--clients 8]
+# Uploads and downloads through the S3 store against a bare object_store client, and peak RSS
+# during a 1 GiB upload (scripts/load/s3.py), on one Garage node (tests/s3/lib.sh).
+#   scripts/loadtest.sh --s3 [--rounds 5] [--size-mib 256] [--part-mib 10] [--rss-mib 1024]
 # PostgreSQL: GLANCE_TEST_DATABASE_URL if set, else a throwaway cluster (scripts/pg-throwaway.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +34,14 @@ if [ "${1:-}" = --connection-profile ]; then
   exec python3 scripts/load/connections.py "$@"
 fi
 cargo build --release --all-features --bins --example baseline --example hash_baseline \
-  --example image_select_sql
+  --example image_select_sql --example s3_baseline
+if [ "${1:-}" = --s3 ]; then
+  source tests/s3/lib.sh
+  trap s3_down EXIT
+  s3_up
+  python3 scripts/load/s3.py "$@"
+  exit
+fi
 if [ "${1:-}" = --pgbench ]; then
   exec python3 scripts/load/pgbench.py "$@"
 fi
