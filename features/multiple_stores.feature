@@ -17,6 +17,11 @@ Feature: Multiple stores: image data in folders and on S3
     When I send GET "/v2/info/stores/detail"
     Then the response status is 200
     And the stores listed are "fast: file (default), cheap: file"
+    When I create an image with:
+      """
+      {"name": "x"}
+      """
+    Then the response header "openstack-image-store-ids" is "fast,cheap"
 
   Scenario: An upload goes to the store the client names, else to the default
     Given a glance-api server in trusted-auth mode with a default file store "fast" and a file store "cheap"

@@ -93,6 +93,21 @@ pub async fn create(
             );
         }
     }
+    // Multi-store: the enabled stores (Glance: `enabled_backends`' keys).
+    if state.stores.multi() {
+        let ids: Vec<&str> = state
+            .stores
+            .entries()
+            .iter()
+            .map(|e| e.id.as_str())
+            .collect();
+        if let Ok(value) = HeaderValue::from_str(&ids.join(",")) {
+            response.headers_mut().insert(
+                header::HeaderName::from_static("openstack-image-store-ids"),
+                value,
+            );
+        }
+    }
     Ok(response)
 }
 

@@ -60,6 +60,11 @@ async fn create_empty_body_gets_every_default() {
         response.headers()["openstack-image-import-methods"],
         "glance-direct,web-download,copy-image"
     );
+    // Single-store: no store ids (Glance sends them only with enabled_backends).
+    assert!(response
+        .headers()
+        .get("openstack-image-store-ids")
+        .is_none());
     assert_eq!(response.headers()["content-type"], "application/json");
     let location = response.headers()["location"]
         .to_str()
