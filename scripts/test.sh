@@ -11,7 +11,8 @@
 # image-inspection corpus against Glance's own inspector (tests/inspect/corpus.sh), and the
 # drop-in test with a real Glance 33 (tests/glance/takeover.sh; PyPI once for its venv).
 # The S3 store (a real Garage, tests/s3/lib.sh) in the first run; then, once and on
-# direct-sqlite only, the API tests with S3 as the default store (GLANCE_TEST_STORE=s3).
+# direct-sqlite only, the API tests with S3 as the default store (GLANCE_TEST_STORE=s3), and
+# the fault test of three API nodes on a three-node Garage (tests/deployment/fault.sh).
 # Extra arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,6 +53,10 @@ echo "== API tests with image data on S3 (a real Garage; once, on direct-sqlite)
 # Every API test with S3 as the default store; api::stores with file + S3 (its second store is
 # the S3 one in this run).
 GLANCE_TEST_STORE=s3 cargo test --all-features --test integration "$@" api::
+
+echo "== deployment with faults: 3 glance-api nodes and a 3-node Garage behind haproxy, nodes killed under load"
+# Once (direct-postgres is its mode): docs/deployment.md §4, from config/*.example.* files.
+tests/deployment/fault.sh
 
 echo "== image inspection corpus: qemu-img, genisoimage, sgdisk, sfdisk images vs Glance's inspector"
 # Once per run (no data-access mode involved); the oslo.utils venv is cached under
