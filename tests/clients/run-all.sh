@@ -136,17 +136,32 @@ run_suite() {
     summary+=("$mode: $(tail -n 1 "$work/$mode.out") in $((SECONDS - started)) s")
 }
 
-# run_copy_suite MODE DIR ENV... : the same mode's glance-api with two file stores, `fast`
-# (default) and `cheap`, and tests/clients/copy_check.py with the admin token (copy-image is
-# for admins), then that glance-api stopped.
+# The S3 server scripts/test.sh started (tests/s3/lib.sh), as a store named NAME: the
+# GLANCE__STORES__NAME__* settings.
+s3_store_env() { # NAME
+    echo "GLANCE__STORES__$1__KIND=s3" "GLANCE__STORES__$1__ENDPOINT=$GLANCE_TEST_S3_ENDPOINT" \
+        "GLANCE__STORES__$1__REGION=$GLANCE_TEST_S3_REGION" "GLANCE__STORES__$1__BUCKET=$GLANCE_TEST_S3_BUCKET" \
+        "GLANCE__STORES__$1__ACCESS_KEY=$GLANCE_TEST_S3_ACCESS_KEY" \
+        "GLANCE__STORES__$1__SECRET_KEY=$GLANCE_TEST_S3_SECRET_KEY"
+}
+
+# run_copy_suite MODE DIR ENV... : the same mode's glance-api with two stores, `fast` (default,
+# a folder) and `cheap` (a folder, or S3 when scripts/test.sh started one), and
+# tests/clients/copy_check.py with the admin token (copy-image is for admins), then that
+# glance-api stopped.
 run_copy_suite() {
     local mode=$1 dir=$2; shift 2
+    local cheap=(GLANCE__STORES__CHEAP__KIND=file GLANCE__STORES__CHEAP__PATH="$dir/cheap")
+    local kind=file
+    if [[ -n "${GLANCE_TEST_S3_ENDPOINT:-}" ]]; then
+        read -r -a cheap <<<"$(s3_store_env CHEAP)"
+        kind=s3
+    fi
     start_api "$dir" "$@" \
         GLANCE__STORE__DEFAULT_BACKEND=fast \
-        GLANCE__STORES__FAST__KIND=file GLANCE__STORES__FAST__PATH="$dir/fast" \
-        GLANCE__STORES__CHEAP__KIND=file GLANCE__STORES__CHEAP__PATH="$dir/cheap"
+        GLANCE__STORES__FAST__KIND=file GLANCE__STORES__FAST__PATH="$dir/fast" "${cheap[@]}"
     echo
-    echo "######## clients with two stores and copy-image: data_access.mode=$mode ($api_url)"
+    echo "######## clients with two stores (file and $kind) and copy-image: data_access.mode=$mode ($api_url)"
     local started=$SECONDS
     local venv="${GLANCE_CLIENTS_VENV:-$root/target/clients-venv}"
     "$venv/bin/python" tests/clients/copy_check.py "$api_url" "$token_admin" | tee "$work/$mode-copy.out"
@@ -184,6 +199,16 @@ mode_direct_sqlite() {
     run_suite direct-sqlite
     run_copy_suite direct-sqlite "$work/sqlite-copy" GLANCE__DATA_ACCESS__MODE=direct-sqlite \
         GLANCE__DATABASE__URL="sqlite:///$work/sqlite-copy/glance.db"
+    if [[ -n "${GLANCE_TEST_S3_ENDPOINT:-}" ]]; then
+        # The whole suite again with image data on S3 (the server scripts/test.sh started).
+        local s3_env
+        read -r -a s3_env <<<"$(s3_store_env OBJECTS)"
+        start_api "$work/sqlite-s3" GLANCE__DATA_ACCESS__MODE=direct-sqlite \
+            GLANCE__DATABASE__URL="sqlite:///$work/sqlite-s3/glance.db" \
+            GLANCE__STORE__DEFAULT_BACKEND=objects "${s3_env[@]}"
+        run_suite "direct-sqlite, S3 store"
+        kill "$api_pid" && wait "$api_pid" 2>/dev/null || true
+    fi
     run_keystone_suite direct-sqlite "$work/sqlite-keystone" GLANCE__DATA_ACCESS__MODE=direct-sqlite \
         GLANCE__DATABASE__URL="sqlite:///$work/sqlite-keystone/glance.db"
 }
