@@ -55,7 +55,9 @@ pub(super) fn target_stores(
             "Unknown scheme '{unknown}' found in URI"
         )));
     }
-    wanted.dedup();
+    // Each store once, in the order asked.
+    let mut seen = std::collections::HashSet::new();
+    wanted.retain(|id| seen.insert(id.clone()));
     if request.method != "copy-image" {
         return Ok(Some(wanted));
     }
