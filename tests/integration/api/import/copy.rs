@@ -43,6 +43,22 @@ fn stores_of(image: &Value) -> &str {
     image["stores"].as_str().unwrap_or_default()
 }
 
+/// The image's tasks once none is pending or processing: the lock is dropped with the image's
+/// last change, just before the task records its end.
+async fn ended_tasks(server: &TestServer, id: &str) -> Vec<Value> {
+    for _ in 0..200 {
+        let tasks = image_tasks(server, &admin(), id).await;
+        if tasks
+            .iter()
+            .all(|t| t["status"] == "success" || t["status"] == "failure")
+        {
+            return tasks;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the tasks of image {id} did not end");
+}
+
 fn task_status(tasks: &[Value]) -> Vec<&str> {
     tasks
         .iter()
@@ -72,10 +88,7 @@ async fn copy_image_adds_a_checked_copy_and_refuses_what_glance_refuses() {
         held(&server, "other", &id).await == Some(data.clone()),
         "store other holds other data"
     );
-    assert_eq!(
-        task_status(&image_tasks(&server, &admin(), &id).await),
-        ["success"]
-    );
+    assert_eq!(task_status(&ended_tasks(&server, &id).await), ["success"]);
 
     // The owner (not an admin) may not copy; a store with a copy is not copied to again.
     let owner = super::member_of("alice");
@@ -124,7 +137,7 @@ async fn a_failed_copy_leaves_the_image_as_it_was_and_names_the_store() {
         held(&server, "other", &id).await.is_none(),
         "store other keeps data"
     );
-    let tasks = image_tasks(&server, &admin(), &id).await;
+    let tasks = ended_tasks(&server, &id).await;
     assert_eq!(task_status(&tasks), ["failure"]);
     // The image still serves its data.
     let served = super::super::image_data::download(&server, admin(), &id).await;
@@ -180,10 +193,7 @@ async fn glance_direct_into_several_stores_keeps_all_or_what_succeeded() {
         held(&server, "local", &id).await.is_none(),
         "store local keeps data"
     );
-    assert_eq!(
-        task_status(&image_tasks(&server, &admin(), &id).await),
-        ["failure"]
-    );
+    assert_eq!(task_status(&ended_tasks(&server, &id).await), ["failure"]);
 
     // Not all must succeed: active with the stores that took the data.
     let id = new_raw_image(&server, &admin()).await;
@@ -213,10 +223,7 @@ async fn glance_direct_into_several_stores_keeps_all_or_what_succeeded() {
         held(&server, "other", &id).await == Some(data),
         "store other holds other data"
     );
-    assert_eq!(
-        task_status(&image_tasks(&server, &admin(), &id).await),
-        ["success"]
-    );
+    assert_eq!(task_status(&ended_tasks(&server, &id).await), ["success"]);
 }
 
 #[tokio::test]
