@@ -60,11 +60,18 @@ async fn create_empty_body_gets_every_default() {
         response.headers()["openstack-image-import-methods"],
         "glance-direct,web-download,copy-image"
     );
-    // Single-store: no store ids (Glance sends them only with enabled_backends).
-    assert!(response
+    // The enabled stores in multi-store; none in single-store (as Glance: only with
+    // enabled_backends).
+    let store_ids = response
         .headers()
         .get("openstack-image-store-ids")
-        .is_none());
+        .map(|v| v.to_str().expect("ascii").to_string());
+    let expected = match crate::support::s3::test_store() {
+        crate::support::s3::TestStore::File => None,
+        crate::support::s3::TestStore::S3 => Some("s3".to_string()),
+        crate::support::s3::TestStore::FileAndS3 => Some("file,s3".to_string()),
+    };
+    assert_eq!(store_ids, expected);
     assert_eq!(response.headers()["content-type"], "application/json");
     let location = response.headers()["location"]
         .to_str()
