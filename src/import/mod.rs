@@ -213,26 +213,10 @@ impl Importer {
     }
 
     /// `os_glance_importing_to_stores` to the job's stores, which leave
-    /// `os_glance_failed_import` (Glance keeps both, empty, in single-store).
+    /// `os_glance_failed_import`.
     fn mark_importing(&self, job: &Job, changes: &mut ImageChanges, image: &Image) {
-        let multi = self.stores.multi();
-        let importing = if multi {
-            job.stores.join(",")
-        } else {
-            String::new()
-        };
-        let failed: Vec<&str> = image
-            .property(FAILED_PROPERTY)
-            .unwrap_or_default()
-            .split(',')
-            .filter(|s| multi && !s.is_empty() && !job.stores.iter().any(|j| j == s))
-            .collect();
-        changes
-            .set_properties
-            .insert(FAILED_PROPERTY.into(), Some(failed.join(",")));
-        changes
-            .set_properties
-            .insert(IMPORTING_PROPERTY.into(), Some(importing));
+        let all: Vec<&str> = job.stores.iter().map(String::as_str).collect();
+        self.note_stores(changes, job, image, &all, &[]);
     }
 
     /// Changes guarded by our lock.

@@ -92,7 +92,7 @@ impl Importer {
                     );
                     failed.push(store_id.clone());
                     let mut note = self.locked_changes(job);
-                    self.note_stores(&mut note, image, &remaining, &failed);
+                    self.note_stores(&mut note, job, image, &remaining, &failed);
                     let noted = self
                         .db
                         .image_update(&job.ctx, &job.image_id, note, false, Some(status))
@@ -111,7 +111,7 @@ impl Importer {
             }
             // Recorded now, with the stores still to go.
             let mut record = self.locked_changes(job);
-            self.note_stores(&mut record, image, &remaining, &failed);
+            self.note_stores(&mut record, job, image, &remaining, &failed);
             let before = status;
             if !copy && status != ImageStatus::Active {
                 activate(&mut record, &placed.data, formats, image);
@@ -129,7 +129,7 @@ impl Importer {
         }
         // The end: the lock dropped, and with all_stores_must_succeed every copy recorded.
         let mut end = self.locked_changes(job);
-        self.note_stores(&mut end, image, &[], &failed);
+        self.note_stores(&mut end, job, image, &[], &failed);
         end.remove_properties = vec![LOCK_PROPERTY.into()];
         if !copy {
             end.remove_properties.push(STAGE_HOST_PROPERTY.into());
@@ -250,30 +250,34 @@ impl Importer {
     }
 
     /// `os_glance_importing_to_stores` (the stores still to go) and `os_glance_failed_import`
-    /// (those that failed, beside earlier imports' failures for other stores).
-    fn note_stores(
+    /// (this job's failed stores, beside earlier imports' failures for stores this job does
+    /// not import to). Glance keeps both, empty, in single-store.
+    pub(super) fn note_stores(
         &self,
         changes: &mut ImageChanges,
+        job: &Job,
         image: &Image,
         remaining: &[&str],
         failed: &[String],
     ) {
-        if !self.stores.multi() {
-            return;
-        }
-        let mut failures: Vec<&str> = image
-            .property(FAILED_PROPERTY)
-            .unwrap_or_default()
-            .split(',')
-            .filter(|s| !s.is_empty() && !failed.iter().any(|f| f == s))
-            .collect();
-        failures.extend(failed.iter().map(String::as_str));
+        let (importing, failures) = if self.stores.multi() {
+            let mut failures: Vec<&str> = image
+                .property(FAILED_PROPERTY)
+                .unwrap_or_default()
+                .split(',')
+                .filter(|s| !s.is_empty() && !job.stores.iter().any(|j| j == s))
+                .collect();
+            failures.extend(failed.iter().map(String::as_str));
+            (remaining.join(","), failures.join(","))
+        } else {
+            (String::new(), String::new())
+        };
         changes
             .set_properties
-            .insert(IMPORTING_PROPERTY.into(), Some(remaining.join(",")));
+            .insert(IMPORTING_PROPERTY.into(), Some(importing));
         changes
             .set_properties
-            .insert(FAILED_PROPERTY.into(), Some(failures.join(",")));
+            .insert(FAILED_PROPERTY.into(), Some(failures));
     }
 
     async fn remove_copies(&self, copies: &[Placed<'_>]) {

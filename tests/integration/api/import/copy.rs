@@ -164,6 +164,22 @@ async fn a_failed_copy_leaves_the_image_as_it_was_and_names_the_store() {
         held(&server, "other", &id).await == Some(data),
         "store other holds other data"
     );
+
+    // The broken store mended, a copy to it succeeds and it leaves the failed list.
+    let broken = format!("{}-broken", server.settings.store.path);
+    std::fs::remove_file(&broken).expect("remove the file");
+    std::fs::create_dir(&broken).expect("the folder again");
+    let mended = import(
+        &server,
+        &admin(),
+        &id,
+        json!({"method": {"name": "copy-image"}, "stores": ["broken"]}),
+    )
+    .await;
+    assert_eq!(mended.status(), StatusCode::ACCEPTED);
+    let image = settle(&server, &admin(), &id).await;
+    assert_eq!(stores_of(&image), "local,other,broken");
+    assert_eq!(image["os_glance_failed_import"], "");
 }
 
 #[tokio::test]
