@@ -4,6 +4,7 @@
 //! registry hop entirely.
 
 mod handles;
+pub mod process;
 mod store;
 pub mod timing;
 
@@ -76,6 +77,11 @@ pub const ALL: &[&str] = &[
     STORE_BYTES,
     STORE_PARTS_IN_FLIGHT,
     STORE_ERRORS,
+    process::RESIDENT_MEMORY,
+    process::VIRTUAL_MEMORY,
+    process::OPEN_FDS,
+    process::MAX_FDS,
+    process::START_TIME,
 ];
 
 /// Histogram buckets in seconds, 100 µs to 10 s.
@@ -130,6 +136,7 @@ pub fn install() -> MetricsHandle {
 }
 
 fn describe_all() {
+    process::describe();
     describe_counter!(
         HTTP_REQUESTS_TOTAL,
         "HTTP requests answered, by method, matched route and status."

@@ -145,7 +145,8 @@ pub fn metrics_resource(handle: crate::metrics::MetricsHandle) -> actix_web::Res
         .route(web::get().to(scrape))
 }
 
-/// `GET /metrics`: the Prometheus text format, with the pool gauges read at scrape time.
+/// `GET /metrics`: the Prometheus text format, with the pool and process gauges read at
+/// scrape time.
 async fn scrape(
     handle: web::Data<crate::metrics::MetricsHandle>,
     db: web::Data<std::sync::Arc<dyn crate::data_access::DataAccess>>,
@@ -153,6 +154,7 @@ async fn scrape(
     if let Some(status) = db.pool_status() {
         crate::metrics::record_pool(&status);
     }
+    crate::metrics::process::record();
     handle.run_upkeep();
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
