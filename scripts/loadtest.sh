@@ -7,6 +7,9 @@
 # of tests/keystone/ (started here unless GLANCE_TEST_KEYSTONE_URL names one).
 #   scripts/loadtest.sh [--duration SECONDS] [--connections N] [--upload-mib N] [--out docs]
 #   scripts/loadtest.sh --keystone-only [--duration SECONDS] [--rounds N]
+# The side-by-side GET image runs alone (direct-postgres, registry-proxy, the bare baseline and the
+# bare forwarding pair, examples/forward_baseline.rs in front of it: the registry hop at its floor), printed only:
+#   scripts/loadtest.sh --side-by-side-only [--duration SECONDS] [--rounds N]
 # glance-direct imports (scripts/load/imports.py) are a row of every mode; alone, printed only:
 #   scripts/loadtest.sh --imports-only [--upload-mib N] [--rounds N]
 # The scale profile (scripts/load/scale.py): 1k…1M seeded images, list/GET cost against size.
@@ -34,7 +37,7 @@ if [ "${1:-}" = --connection-profile ]; then
   exec python3 scripts/load/connections.py "$@"
 fi
 cargo build --release --all-features --bins --example baseline --example hash_baseline \
-  --example image_select_sql --example s3_baseline
+  --example image_select_sql --example s3_baseline --example forward_baseline
 if [ "${1:-}" = --s3 ]; then
   source tests/s3/lib.sh
   trap s3_down EXIT
@@ -49,7 +52,7 @@ if [ "${1:-}" = --instructions ]; then
   scripts/ensure-deps.sh valgrind=valgrind
   exec python3 scripts/load/callgrind.py "$@"
 fi
-if [ "${1:-}" = --imports-only ]; then
+if [ "${1:-}" = --imports-only ] || [ "${1:-}" = --side-by-side-only ]; then
   exec python3 scripts/load/run.py "$@"
 fi
 source tests/keystone/lib.sh

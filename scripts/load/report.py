@@ -42,8 +42,12 @@ def markdown(r):
     get = {label: e["ops"]["get image"]["rps"] for label, e in modes.items()}
     side = r.get("side_by_side")
     if side:
-        lines += ["", f"Side by side (the goals): a direct-postgres node, a registry-proxy node with its registry "
-                  f"and the bare baseline run at once on one database; GET image is driven at each in turn, "
+        servers = "a direct-postgres node, a registry-proxy node with its registry and the bare baseline"
+        if "bare forwarding pair" in side:
+            servers = ("a direct-postgres node, a registry-proxy node with its registry, the bare baseline and the "
+                       "bare forwarding pair (examples/forward_baseline.rs in front of that baseline, over keep-alive "
+                       "HTTP: the registry hop at its floor)")
+        lines += ["", f"Side by side (the goals): {servers} run at once on one database; GET image is driven at each in turn, "
                   f"{len(side['direct-postgres']['runs'])} rounds of {r['duration_s']} s; medians.", "",
                   "| server | median req/s | runs |", "|---|---:|---|"]
         for name, s in side.items():
@@ -52,6 +56,9 @@ def markdown(r):
         lines += ["", "Goals (side-by-side medians):", "",
                   f"- direct-postgres GET image / bare baseline: **{ratio(direct, bare)}** (goal ≥ ×0.80)",
                   f"- registry-proxy over postgres / direct-postgres, GET image: **{ratio(proxy, direct)}** (goal ≥ ×0.50)"]
+        if "bare forwarding pair" in side:
+            lines.append(f"- bare forwarding pair / bare baseline, GET image: **{ratio(side['bare forwarding pair']['median'], bare)}** "
+                         "(one keep-alive HTTP hop and nothing else: the hop's floor, beside the line above)")
     ks = r.get("keystone_side_by_side")
     if ks:
         noauth, warm = ks["noauth"]["median"], ks["keystone (warm cache)"]["median"]

@@ -261,13 +261,15 @@ def run_mode(label, mode, backend, args, workdir, pg_admin_url, results):
             p.stop()
 
 
-SIDE_BY_SIDE = ["direct-postgres", "registry-proxy over postgres", "bare baseline"]
+SIDE_BY_SIDE = ["direct-postgres", "registry-proxy over postgres", "bare baseline", "bare forwarding pair"]
 
 
 def side_by_side(args, workdir, pg_admin_url, results):
     """The two GET goals, measured as fairly as two cores allow: a direct-postgres node, a
-    registry-proxy node with its registry, and the bare baseline all run at once on one
-    database, and GET image is driven at each in turn, `rounds` times; medians are reported."""
+    registry-proxy node with its registry, the bare baseline and the bare forwarding pair (a
+    bare actix-web process forwarding to that baseline over keep-alive HTTP: the registry hop
+    at its floor) all run at once on one database, and GET image is driven at each in turn,
+    `rounds` times; medians are reported."""
     print("== side by side: GET image, alternating runs", flush=True)
     mode_dir = os.path.join(workdir, "side-by-side")
     os.makedirs(mode_dir)
@@ -279,7 +281,8 @@ def side_by_side(args, workdir, pg_admin_url, results):
     store = os.path.join(mode_dir, "images")
     procs = []
     try:
-        registry_port, direct_port, proxy_port, baseline_port = free_port(), free_port(), free_port(), free_port()
+        registry_port, direct_port, proxy_port = free_port(), free_port(), free_port()
+        baseline_port, forward_port = free_port(), free_port()
         registry_base = f"http://127.0.0.1:{registry_port}"
         procs.append(Proc("registry", [os.path.join(BIN, "glance-registry")], {
             "GLANCE__SERVER__BIND": f"127.0.0.1:{registry_port}", "GLANCE__DATA_ACCESS__MODE": "direct-postgres",
@@ -296,14 +299,17 @@ def side_by_side(args, workdir, pg_admin_url, results):
             mode_dir))
         procs.append(Proc("baseline", [os.path.join(BIN, "examples", "baseline"), f"127.0.0.1:{baseline_port}", db_url],
                           {}, mode_dir))
+        procs.append(Proc("forward-baseline", [os.path.join(BIN, "examples", "forward_baseline"),
+                                               f"127.0.0.1:{forward_port}", f"127.0.0.1:{baseline_port}"], {}, mode_dir))
         wait_healthy(direct)
         wait_healthy(proxy)
-        time.sleep(1)  # the baseline has no health check
+        time.sleep(1)  # the baseline and the forwarding pair have no health check
         ids = seed(direct)
         target = ids[len(ids) // 2]
         urls = {"direct-postgres": f"{direct}/v2/images/{target}",
                 "registry-proxy over postgres": f"{proxy}/v2/images/{target}",
-                "bare baseline": f"http://127.0.0.1:{baseline_port}/v2/images/{target}"}
+                "bare baseline": f"http://127.0.0.1:{baseline_port}/v2/images/{target}",
+                "bare forwarding pair": f"http://127.0.0.1:{forward_port}/v2/images/{target}"}
         runs = {name: [] for name in SIDE_BY_SIDE}
         for _ in range(args.rounds):
             for name in SIDE_BY_SIDE:
@@ -313,6 +319,10 @@ def side_by_side(args, workdir, pg_admin_url, results):
         for name in SIDE_BY_SIDE:
             shown = ", ".join(f"{x:.0f}" for x in runs[name])
             print(f"   {name:30s} median {statistics.median(runs[name]):9.1f} req/s  ({shown})", flush=True)
+        median = {name: results["side_by_side"][name]["median"] for name in SIDE_BY_SIDE}
+        print(f"   registry-proxy / direct-postgres = x{median['registry-proxy over postgres'] / median['direct-postgres']:.2f}; "
+              f"bare forwarding pair / bare baseline = x{median['bare forwarding pair'] / median['bare baseline']:.2f}",
+              flush=True)
     finally:
         for p in reversed(procs):
             p.stop()
@@ -391,6 +401,8 @@ def main():
                         help="only the noauth vs keystone GET image comparison (no report written)")
     parser.add_argument("--imports-only", action="store_true",
                         help="only the glance-direct import row, every mode (no report written)")
+    parser.add_argument("--side-by-side-only", action="store_true",
+                        help="only the side-by-side GET image comparison (no report written)")
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--upload-mib", type=int, default=64)
@@ -416,10 +428,13 @@ def main():
         keystone_side_by_side(args, workdir, keystone_url, results)
         shutil.rmtree(workdir, ignore_errors=True)
         return
-    if args.imports_only:
+    if args.imports_only or args.side_by_side_only:
         try:
-            for label, mode, backend in MODES:
-                run_mode(label, mode, backend, args, workdir, pg_url, results)
+            if args.side_by_side_only:
+                side_by_side(args, workdir, pg_url, results)
+            else:
+                for label, mode, backend in MODES:
+                    run_mode(label, mode, backend, args, workdir, pg_url, results)
         finally:
             if pg_dir:
                 subprocess.run([os.path.join(ROOT, "scripts", "pg-throwaway.sh"), "stop", pg_dir])
