@@ -24,6 +24,9 @@
 # Uploads and downloads through the S3 store against a bare object_store client, and peak RSS
 # during a 1 GiB upload (scripts/load/s3.py), on one Garage node (tests/s3/lib.sh).
 #   scripts/loadtest.sh --s3 [--rounds 5] [--size-mib 256] [--part-mib 10] [--rss-mib 1024]
+# The soak (scripts/load/soak.py): mixed load for 30 minutes with Prometheus scraping /metrics;
+# RSS, open files, database connections and latency over time, judged flat; docs/soak.{json,svg}.
+#   scripts/loadtest.sh --soak [--minutes 30] [--warmup 5] [--window 5] [--upload-mib 64]
 # PostgreSQL: GLANCE_TEST_DATABASE_URL if set, else a throwaway cluster (scripts/pg-throwaway.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +34,10 @@ scripts/ensure-deps.sh wrk=wrk
 if [ "${1:-}" = --scale ]; then
   cargo build --release --all-features --bin glance-api
   exec python3 scripts/load/scale.py "$@"
+fi
+if [ "${1:-}" = --soak ]; then
+  cargo build --release --all-features --bin glance-api
+  exec python3 scripts/load/soak.py "$@"
 fi
 if [ "${1:-}" = --connection-profile ]; then
   cargo build --release --all-features --bin glance-api

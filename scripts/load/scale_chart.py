@@ -26,6 +26,15 @@ def ensure_matplotlib():
     os.execv(python, [python] + sys.argv)
 
 
+def pyplot():
+    """matplotlib's pyplot on the Agg backend (SVG/PNG files, no display), from the venv."""
+    ensure_matplotlib()
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
 def label(size):
     return f"{size // 1000000}M" if size % 1000000 == 0 else f"{size // 1000}k"
 
@@ -33,11 +42,7 @@ def label(size):
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
-    ensure_matplotlib()
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     results = json.load(open(sys.argv[1]))
     sizes = results["sizes"]
     callers = sorted({c["caller"] for c in results["cases"]})
