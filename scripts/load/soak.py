@@ -317,6 +317,15 @@ def main():
         ok = ok and good
         print(f"   {name:18s} {f['first_median']:12.1f} -> {f['last_median']:12.1f}  x{f['ratio'] or 0:.3f}"
               f"  (min {f['min']:.0f}, max {f['max']:.0f})  {'flat' if good else 'NOT FLAT'}")
+    print("latency per operation, server side (recorded, not judged): median of the first and last windows, ms")
+    latency = {}
+    for op in sorted(series["p50_seconds"]):
+        row = {q: flatness(series[f"{q}_seconds"].get(op, []), start, warmup_s, window_s, end) for q in ("p50", "p99")}
+        latency[op] = row
+        shown = "  ".join(f"{q} {f['first_median'] * 1000:8.2f} -> {f['last_median'] * 1000:8.2f}"
+                          for q, f in row.items() if f)
+        print(f"   {op:18s} {shown}")
+    results["latency_windows"] = latency
     results["flat_and_clean"] = ok
     print("soak: " + ("flat, 0 errors" if ok else "FAILED (see above)"))
     with open(args.json, "w") as f:

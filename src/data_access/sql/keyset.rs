@@ -1,6 +1,6 @@
 //! The order of a list and keyset paging after a marker (Glance's `_paginate_query`): sort
 //! keys with their tie-breakers, `ORDER BY`, and the condition for the rows after the marker,
-//! written as the expressions the list indexes (schema version 5) hold.
+//! written as the expressions the list indexes (schema versions 5 and 7) hold.
 
 use super::{SqlBuilder, SqlParam};
 use crate::domain::{Image, SortDir, SortKey};
@@ -28,7 +28,7 @@ pub fn sort_with_tie_breakers(sort: &[(SortKey, SortDir)]) -> Vec<(SortKey, Sort
 
 /// Append ` ORDER BY` the sort keys (with their tie-breakers) of the `images` rows, as the
 /// expressions the marker compares (`push_sort_expr`), so that pages and markers agree on where
-/// NULLs go and the list indexes (schema version 5) serve both.
+/// NULLs go and the list indexes (schema versions 5 and 7) serve both.
 pub fn push_order_by(b: &mut SqlBuilder, sort: &[(SortKey, SortDir)]) {
     b.sql(" ORDER BY ");
     for (i, (key, dir)) in sort.iter().enumerate() {

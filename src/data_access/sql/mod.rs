@@ -111,12 +111,12 @@ impl SqlBuilder {
         }
     }
 
-    /// Append a column of few distinct values (`images.deleted`, `os_hidden`,
-    /// `visibility`) to compare. SQLite reads it as `+column`, out of reach of the column's index:
+    /// Append a column of few distinct values (`os_hidden`, `visibility`, a child table's
+    /// `deleted`) to compare. SQLite reads it as `+column`, out of reach of the column's index:
     /// a deployment's SQLite database has no statistics (nothing runs ANALYZE), and without them
     /// SQLite takes an equality on any indexed column for a selective one, reads every live or
     /// every public image by that index and sorts them all for a page of 20. Kept out, the page
-    /// is read in order from the list indexes (schema version 5) and the column is checked on
+    /// is read in order from the list indexes (schema versions 5 and 7) and the column is checked on
     /// the rows walked. PostgreSQL has statistics and picks by them.
     pub fn few_valued(&mut self, column: &str) -> &mut Self {
         match self.dialect {
@@ -145,11 +145,9 @@ pub fn push_image_list_tail(
     query: &ImageQuery,
     marker: Option<&Image>,
 ) -> Result<(), DataAccessError> {
-    b.sql(" WHERE ")
-        .few_valued("images.deleted")
-        .sql(" = ")
-        .bool_literal(false)
-        .sql(" AND images.status <> 'killed'");
+    // `NOT images.deleted`, the predicate of the partial list indexes (schema version 7), so
+    // a page never walks deleted rows; SQLite cannot read Glance's ix_images_deleted for it.
+    b.sql(" WHERE NOT images.deleted AND images.status <> 'killed'");
     push_scope(b, ctx, query);
     push_filters(b, &query.filters)?;
     let sort = sort_with_tie_breakers(&query.sort);

@@ -29,7 +29,9 @@ const MAX_VM_STEPS: i32 = 50_000;
 
 /// Images as in the PostgreSQL test: one second apart, a quarter of each visibility, 100
 /// owners, names in another order, tag `t0`…`t9` and `os_distro` `d0`…`d9`, two member rows per
-/// shared image and project `probe` a member of 33 shared images.
+/// shared image and project `probe` a member of 33 shared images; then 3,000 public images,
+/// deleted and newer than every live one (Glance keeps their rows until `db purge`): the first
+/// page must not walk them.
 const SEED: &str = "
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
 INSERT INTO images (id, name, size, status, created_at, updated_at, deleted, disk_format,
@@ -50,6 +52,15 @@ SELECT id, 'p' || ((size + m.value) % 100), 0, created_at, 0, 'accepted'
 FROM images, (SELECT 1 AS value UNION ALL SELECT 2) AS m WHERE visibility = 'shared';
 INSERT INTO image_members (image_id, member, can_share, created_at, deleted, status)
 SELECT id, 'probe', 0, created_at, 0, 'accepted' FROM images WHERE size % 600 = 1;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
+INSERT INTO images (id, name, size, status, created_at, updated_at, deleted_at, deleted,
+    disk_format, container_format, owner, min_disk, min_ram, protected, visibility, os_hidden)
+SELECT printf('00000000-0000-4000-9000-%012d', i), 'gone', i, 'deleted',
+    datetime('2021-01-01', '+' || i || ' seconds') || '.000000',
+    datetime('2021-01-01', '+' || i || ' seconds') || '.000000',
+    datetime('2021-01-01', '+' || i || ' seconds') || '.000000', 1, 'raw', 'bare', 'p1', 0, 0, 0,
+    'public', 0
+FROM n;
 ";
 
 fn page(setup: impl FnOnce(&mut ImageQuery)) -> ImageQuery {

@@ -2,8 +2,8 @@
 //! (docs/performance.md, "Scale") is run with `EXPLAIN (ANALYZE)` on 20,000 images, as the
 //! statement the backend sends (`image_list_statement`), once as a custom plan and once as the
 //! generic plan a cached statement switches to. A page of 20 must be read from indexes in
-//! order: no sequential scan of the image, member or tag tables, and no plan node handling more
-//! than `MAX_ROWS` rows (a sort of every visible image, or a walk over every row before a deep
+//! order: no sequential scan of the image, member or tag tables, and no plan node handling (returning,
+//! or reading and dropping) more than `MAX_ROWS` rows (a sort of every visible image, or a walk over every row before a deep
 //! marker, handles thousands).
 
 use std::collections::BTreeMap;
@@ -20,6 +20,9 @@ use crate::conformance::{admin, user};
 use crate::support::postgres::{execute, fresh_database, settings_for};
 
 const IMAGES: usize = 20_000;
+/// Deleted images newer than every live one (Glance keeps their rows until `db purge`; a CI
+/// cloud makes and drops images all day): the first page must not walk them.
+const DELETED: usize = 3_000;
 /// 5 % of the images: a page of 20 read in order touches a few hundred rows at most here.
 const MAX_ROWS: f64 = 1_000.0;
 
@@ -27,7 +30,7 @@ const MAX_ROWS: f64 = 1_000.0;
 /// 100 projects; names in another order than creation; tags `t0`…`t9` and property
 /// `os_distro` `d0`…`d9` (10 % each); two member rows on every shared image for other projects
 /// (10,000 rows, so a scan of them costs what it would in a cloud), and project `probe`
-/// (owning nothing) a member of 33 shared images.
+/// (owning nothing) a member of 33 shared images; then `DELETED` public images, deleted.
 fn seed_sql() -> String {
     format!(
         "INSERT INTO images (id, name, size, status, created_at, updated_at, deleted, \
@@ -50,6 +53,15 @@ fn seed_sql() -> String {
          INSERT INTO image_members (image_id, member, can_share, created_at, deleted, status) \
          SELECT id, 'probe', false, created_at, false, 'accepted' \
          FROM images WHERE right(id, 5)::int % 4 = 1 AND right(id, 5)::int % 600 = 1; \
+         INSERT INTO images (id, name, size, status, created_at, updated_at, deleted_at, \
+           deleted, disk_format, container_format, owner, min_disk, min_ram, protected, \
+           visibility, os_hidden) \
+         SELECT format('00000000-0000-4000-9000-%s', lpad(i::text, 12, '0')), 'gone', i, \
+           'deleted', timestamp '2021-01-01' + i * interval '1 second', \
+           timestamp '2021-01-01' + i * interval '1 second', \
+           timestamp '2021-01-01' + i * interval '1 second', true, 'raw', 'bare', 'p1', 0, 0, \
+           false, 'public'::image_visibility, false \
+         FROM generate_series(1, {DELETED}) AS i; \
          ANALYZE"
     )
 }
@@ -155,8 +167,11 @@ fn violations(node: &Value, found: &mut Vec<String>) {
     if kind == "Seq Scan" && relation.starts_with("image") {
         found.push(format!("Seq Scan on {relation}"));
     }
-    let rows =
-        node["Actual Rows"].as_f64().unwrap_or(0.0) * node["Actual Loops"].as_f64().unwrap_or(1.0);
+    // Rows a node returned plus those it read and dropped (a walk past deleted rows or a
+    // filter's misses), per loop.
+    let rows = (node["Actual Rows"].as_f64().unwrap_or(0.0)
+        + node["Rows Removed by Filter"].as_f64().unwrap_or(0.0))
+        * node["Actual Loops"].as_f64().unwrap_or(1.0);
     if rows > MAX_ROWS {
         let on = node["Index Name"].as_str().unwrap_or(relation);
         found.push(format!("{kind} {on} handled {rows} rows"));
