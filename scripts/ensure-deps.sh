@@ -4,7 +4,7 @@
 # server binaries (the tests start a throwaway cluster with initdb/pg_ctl unless
 # GLANCE_TEST_DATABASE_URL is set), Prometheus (promtool and the end-to-end metrics test), what
 # the real Keystone's and Glance's venvs build with (uWSGI from source), and qemu-utils,
-# genisoimage, gdisk and fdisk (the image inspection corpus), make and file (Garage's build). Nothing only the load test needs: scripts/loadtest.sh asks for wrk itself,
+# genisoimage, gdisk and fdisk (the image inspection corpus), make and file (Garage's build), procps (kill). Nothing only the load test needs: scripts/loadtest.sh asks for wrk itself,
 # as an extra COMMAND=PACKAGE argument (installed when COMMAND is missing).
 # Safe to run again: installs only what is missing.
 set -euo pipefail
@@ -26,6 +26,8 @@ command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 # needs make and file (a debootstrap minbase bookworm has neither).
 command -v make >/dev/null 2>&1 || missing+=(make)
 command -v file >/dev/null 2>&1 || missing+=(file)
+# The kill binary (procps; bash's builtin is not one): tests signal servers with it.
+type -P kill >/dev/null 2>&1 || missing+=(procps)
 command -v python3 >/dev/null 2>&1 && python3 -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
   || missing+=(python3-dev)
 python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)  # also without python3

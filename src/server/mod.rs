@@ -169,6 +169,9 @@ pub fn spawn_metrics_listener(
     Ok(())
 }
 
+/// How long a new connection may take to send its first request's headers.
+const FIRST_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// What `HttpServer::listen` builds, with each connection wrapped in `AnsweredConnection`
 /// (see there why) and its in-flight marker put in the connection's data.
 fn serve_api(
@@ -189,6 +192,11 @@ fn serve_api(
                 .map_err(|err| err.error_response());
             let http = HttpService::build()
                 .local_addr(addr)
+                // A connection's first request headers may take this long (actix's default is
+                // 5 s, then 408): a burst of a thousand new clients on a busy host took longer
+                // (Glance's own client_socket_timeout is 900 s). Still bounded against clients
+                // that never finish their headers.
+                .client_request_timeout(FIRST_REQUEST_TIMEOUT)
                 .on_connect_ext(|io: &AnsweredConnection, data: &mut Extensions| {
                     data.insert(io.in_flight());
                 })
