@@ -130,9 +130,29 @@ pub fn install() -> MetricsHandle {
                 log::warn!("a metrics recorder was already installed: {err}");
             }
             describe_all();
+            spawn_upkeep(handle.clone());
             handle
         })
         .clone()
+}
+
+/// How often histogram samples are folded into their buckets between scrapes.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Fold histogram samples into buckets every `UPKEEP_EVERY`, on a thread of its own. The
+/// recorder keeps every sample recorded since the last render; only a scrape drained them, so a
+/// process nobody scraped (or whose Prometheus was down) grew by every request's samples,
+/// about 200 bytes a request (the soak's create+delete check, docs/performance.md "Soak").
+fn spawn_upkeep(handle: MetricsHandle) {
+    let spawned = std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || loop {
+            std::thread::sleep(UPKEEP_EVERY);
+            handle.run_upkeep();
+        });
+    if let Err(err) = spawned {
+        log::warn!("no metrics upkeep thread ({err}): histograms are drained only by scrapes");
+    }
 }
 
 fn describe_all() {
