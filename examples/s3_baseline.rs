@@ -1,13 +1,16 @@
 //! The S3 load test's baseline (scripts/load/s3.py): the same bytes to the same S3 server with
 //! the same crate and the same part size and parts in flight as the S3 store, and nothing else
-//! (no HTTP front, no digests, no inspector, no database). PUTs SIZE_MIB as a multipart upload
+//! (no HTTP front, no digests, no inspector, no database). PUTs SIZE_MIB (of DATA_FILE, the
+//! file the load test uploads through the service, when given) as a multipart upload
 //! of PART_MIB parts, at most `PARTS_IN_FLIGHT` on the wire, then GETs it back with one ranged
-//! GET (as a download does) and deletes it. Prints `put MiB/s get MiB/s`.
+//! GET (as a download does) and deletes it. Prints `put MiB/s get MiB/s`, then the CPU seconds
+//! (user + system) this process spent in the PUT and in the GET, then those the process
+//! `S3_BASELINE_WATCH_PID` (the S3 server) spent in each, `nan` when unset.
 //!
 //! The server and credentials come from the tests' variables (tests/s3/lib.sh `s3_up`):
 //! GLANCE_TEST_S3_ENDPOINT, _REGION, _BUCKET, _ACCESS_KEY, _SECRET_KEY.
 //!
-//! `cargo run --release --example s3_baseline -- SIZE_MIB PART_MIB`
+//! `cargo run --release --example s3_baseline -- SIZE_MIB PART_MIB [DATA_FILE]`
 
 use std::time::{Duration, Instant};
 
@@ -32,6 +35,29 @@ fn arg(n: usize, default: u64) -> Result<u64, String> {
     }
 }
 
+/// CPU seconds (user + system, all threads) of process `pid` so far, from /proc/PID/stat.
+fn cpu_seconds(pid: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return f64::NAN;
+    };
+    // After the command's closing parenthesis: state is field 3, utime 14, stime 15.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+    match (ticks(11), ticks(12)) {
+        // USER_HZ: 100 on every Linux the kernel ABI allows userspace to see.
+        (Some(user), Some(system)) => (user + system) / 100.0,
+        _ => f64::NAN,
+    }
+}
+
+/// CPU seconds of this process and of the watched one, now.
+fn cpu_now(watch: &Option<String>) -> (f64, f64) {
+    let watched = watch.as_deref().map_or(f64::NAN, cpu_seconds);
+    (cpu_seconds("self"), watched)
+}
+
 #[tokio::main]
 async fn main() -> Result<(), String> {
     let size_mib = arg(1, 256)?;
@@ -53,13 +79,31 @@ async fn main() -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     let part_len = usize::try_from(part_mib << 20).map_err(|e| e.to_string())?;
-    let part: Bytes = (0..part_len)
+    // The bytes to send: DATA_FILE's (the same bytes the service is sent), else a pattern.
+    // Garage keeps blocks by content hash and compresses them, so a repeated compressible
+    // part costs it far less than real image data: compare with the same file.
+    let mut data = match std::env::args().nth(3) {
+        Some(path) => Some(std::fs::File::open(&path).map_err(|e| format!("{path}: {e}"))?),
+        None => None,
+    };
+    let pattern: Bytes = (0..part_len)
         .map(|i| (i % 251) as u8)
         .collect::<Vec<_>>()
         .into();
+    let mut next_part = |len: usize| -> Result<Bytes, String> {
+        let Some(file) = data.as_mut() else {
+            return Ok(pattern.slice(..len));
+        };
+        let mut buf = vec![0u8; len];
+        std::io::Read::read_exact(file, &mut buf)
+            .map_err(|e| format!("reading the data file: {e}"))?;
+        Ok(buf.into())
+    };
     let total = size_mib << 20;
     let path = Path::from(format!("s3-baseline-{}", std::process::id()));
 
+    let watch = std::env::var("S3_BASELINE_WATCH_PID").ok();
+    let cpu_start = cpu_now(&watch);
     let started = Instant::now();
     let mut upload = store
         .put_multipart(&path)
@@ -74,7 +118,7 @@ async fn main() -> Result<(), String> {
                 done.map_err(|e| e.to_string())?;
             }
         }
-        in_flight.push(upload.put_part(PutPayload::from(part.slice(..len))));
+        in_flight.push(upload.put_part(PutPayload::from(next_part(len)?)));
         sent += len as u64;
     }
     while let Some(done) = in_flight.next().await {
@@ -82,6 +126,7 @@ async fn main() -> Result<(), String> {
     }
     upload.complete().await.map_err(|e| e.to_string())?;
     let put = size_mib as f64 / started.elapsed().as_secs_f64();
+    let cpu_put = cpu_now(&watch);
 
     let started = Instant::now();
     let options = GetOptions {
@@ -98,10 +143,17 @@ async fn main() -> Result<(), String> {
         got += chunk.map_err(|e| e.to_string())?.len() as u64;
     }
     let get = size_mib as f64 / started.elapsed().as_secs_f64();
+    let cpu_get = cpu_now(&watch);
     store.delete(&path).await.map_err(|e| e.to_string())?;
     if got != total {
         return Err(format!("read {got} bytes of {total}"));
     }
-    println!("{put:.1} {get:.1}");
+    println!(
+        "{put:.1} {get:.1} {:.3} {:.3} {:.3} {:.3}",
+        cpu_put.0 - cpu_start.0,
+        cpu_get.0 - cpu_put.0,
+        cpu_put.1 - cpu_start.1,
+        cpu_get.1 - cpu_put.1
+    );
     Ok(())
 }

@@ -167,24 +167,38 @@ def seed(base, count=40):
     return ids
 
 
+def create_raw_image(base, name="big"):
+    status, body = http("POST", base + "/v2/images", json.dumps(
+        {"name": name, "disk_format": "raw", "container_format": "bare"}).encode(),
+        {"Content-Type": "application/json"})
+    assert status == 201, body
+    return json.loads(body)["id"]
+
+
+def curl_upload(base, image_id, data_file):
+    """Seconds curl took to upload `data_file` as the image's data."""
+    out = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{time_total}", "-T", data_file,
+                          "-H", "Content-Type: application/octet-stream", f"{base}/v2/images/{image_id}/file"],
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out[0] == "204", out
+    return float(out[1])
+
+
+def curl_download(base, image_id, size):
+    """Seconds curl took to download the image's `size` bytes."""
+    out = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{time_total} %{size_download}",
+                          f"{base}/v2/images/{image_id}/file"], capture_output=True, text=True, check=True).stdout.split()
+    assert out[0] == "200" and int(out[2]) == size, out
+    return float(out[1])
+
+
 def transfer(base, data_file, size, rounds):
     """Median MiB/s of uploads and downloads of `size` bytes with curl."""
     ups, downs = [], []
     for _ in range(rounds):
-        status, body = http("POST", base + "/v2/images", json.dumps(
-            {"name": "big", "disk_format": "raw", "container_format": "bare"}).encode(),
-            {"Content-Type": "application/json"})
-        assert status == 201, body
-        image_id = json.loads(body)["id"]
-        out = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{time_total}", "-T", data_file,
-                              "-H", "Content-Type: application/octet-stream", f"{base}/v2/images/{image_id}/file"],
-                             capture_output=True, text=True, check=True).stdout.split()
-        assert out[0] == "204", out
-        ups.append(size / 2**20 / float(out[1]))
-        out = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{time_total} %{size_download}",
-                              f"{base}/v2/images/{image_id}/file"], capture_output=True, text=True, check=True).stdout.split()
-        assert out[0] == "200" and int(out[2]) == size, out
-        downs.append(size / 2**20 / float(out[1]))
+        image_id = create_raw_image(base)
+        ups.append(size / 2**20 / curl_upload(base, image_id, data_file))
+        downs.append(size / 2**20 / curl_download(base, image_id, size))
         http("DELETE", f"{base}/v2/images/{image_id}")
     return statistics.median(ups), statistics.median(downs)
 

@@ -15,6 +15,7 @@ library only.
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -54,10 +55,67 @@ def start_api(workdir, name, s3, part_mib, db_url):
     return api, base
 
 
-def baseline(size_mib, part_mib):
-    out = subprocess.run([os.path.join(run.BIN, "examples", "s3_baseline"), str(size_mib), str(part_mib)],
-                         capture_output=True, text=True, check=True).stdout.split()
-    return float(out[0]), float(out[1])
+def cpu_seconds(pid):
+    """User + system CPU seconds of process `pid` so far (all its threads)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+def children_cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Cpu:
+    """CPU seconds per process over one step: glance-api, the S3 server, and the client (curl
+    or the baseline, the children this script waited for)."""
+
+    def __init__(self, api_pid, garage_pid):
+        self.api_pid, self.garage_pid = api_pid, garage_pid
+
+    def now(self):
+        return {"glance-api": cpu_seconds(self.api_pid), "garage": cpu_seconds(self.garage_pid),
+                "client": children_cpu_seconds()}
+
+    @staticmethod
+    def spent(before, after):
+        return {k: after[k] - before[k] for k in before}
+
+
+def garage_pid():
+    try:
+        with open(os.path.join(os.environ["GLANCE_TEST_S3_DIR"], "garage.pid")) as f:
+            return int(f.read().strip())
+    except (KeyError, OSError, ValueError):
+        return None
+
+
+def baseline(size_mib, part_mib, data):
+    """MiB/s of the bare PUT and GET, and the CPU seconds of the baseline and of Garage in each."""
+    env = dict(os.environ)
+    if garage_pid():
+        env["S3_BASELINE_WATCH_PID"] = str(garage_pid())
+    out = subprocess.run([os.path.join(run.BIN, "examples", "s3_baseline"), str(size_mib), str(part_mib), data],
+                         capture_output=True, text=True, check=True, env=env).stdout.split()
+    put_cpu = {"glance-api": 0.0, "garage": float(out[4]), "client": float(out[2])}
+    get_cpu = {"glance-api": 0.0, "garage": float(out[5]), "client": float(out[3])}
+    return float(out[0]), float(out[1]), put_cpu, get_cpu
+
+
+def through_api(base, data, size, cpu):
+    """One upload and one download through glance-api with curl: MiB/s and CPU seconds of each."""
+    image_id = run.create_raw_image(base)
+    start = cpu.now()
+    up = size / 2**20 / run.curl_upload(base, image_id, data)
+    mid = cpu.now()
+    down = size / 2**20 / run.curl_download(base, image_id, size)
+    end = cpu.now()
+    run.http("DELETE", f"{base}/v2/images/{image_id}")
+    return up, down, Cpu.spent(start, mid), Cpu.spent(mid, end)
 
 
 def peak_rss_during_upload(workdir, s3, part_mib, gib_mib, db_url):
@@ -93,14 +151,19 @@ def measure(workdir, s3, db_url, args):
     try:
         nodes.append(start_api(workdir, "glance-api-1", s3, args.part_mib, db_url))
         base = nodes[0][1]
+        cpu = Cpu(nodes[0][0].proc.pid, garage_pid())
         ups, downs, puts, gets = [], [], [], []
+        cpus = {"upload through glance-api": [], "bare multipart PUT": [],
+                "download through glance-api": [], "bare ranged GET": []}
         for _ in range(args.rounds):
-            up, down = run.transfer(base, data, args.size_mib << 20, 1)
-            put, get = baseline(args.size_mib, args.part_mib)
+            up, down, up_cpu, down_cpu = through_api(base, data, args.size_mib << 20, cpu)
+            put, get, put_cpu, get_cpu = baseline(args.size_mib, args.part_mib, data)
             ups.append(up)
             downs.append(down)
             puts.append(put)
             gets.append(get)
+            for name, spent in zip(cpus, (up_cpu, put_cpu, down_cpu, get_cpu)):
+                cpus[name].append(spent)
         for n in (2, 3):
             nodes.append(start_api(workdir, f"glance-api-{n}", s3, args.part_mib, db_url))
         ids = run.seed(base, count=20)
@@ -108,7 +171,7 @@ def measure(workdir, s3, db_url, args):
         for name, (_, node_base) in zip(("node 1", "node 2", "node 3"), nodes):
             result = run.wrk(f"{node_base}/v2/images/{ids[len(ids) // 2]}", "get.lua", args.get_seconds, 32)
             per_node.append((f"GET image through {name}", result["rps"], result["errors"] + result["non2xx"]))
-        return ups, downs, puts, gets, per_node
+        return ups, downs, puts, gets, cpus, per_node
     finally:
         for api, _ in nodes:
             api.stop()
@@ -128,7 +191,7 @@ def main():
     try:
         with run.postgres(workdir) as pg_url:
             db_url = run.fresh_database(pg_url, "bench_s3", workdir)
-            ups, downs, puts, gets, per_node = measure(workdir, s3, db_url, args)
+            ups, downs, puts, gets, cpus, per_node = measure(workdir, s3, db_url, args)
             rss = peak_rss_during_upload(workdir, s3, args.part_mib, args.rss_mib, db_url)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -144,6 +207,13 @@ def main():
     print(line("bare ranged GET (baseline)", gets))
     print(f"  upload / bare PUT: x{statistics.median(ups) / statistics.median(puts):.2f}   "
           f"download / bare GET: x{statistics.median(downs) / statistics.median(gets):.2f}")
+    gib = args.size_mib / 1024
+    print("  CPU seconds per GiB moved (user + system, median of rounds); client: curl or the baseline")
+    print(f"  {'':34s} {'glance-api':>10s} {'garage':>8s} {'client':>8s} {'total':>8s}")
+    for name, rounds in cpus.items():
+        per = {k: statistics.median(r[k] for r in rounds) / gib for k in ("glance-api", "garage", "client")}
+        print(f"  {name:34s} {per['glance-api']:10.2f} {per['garage']:8.2f} {per['client']:8.2f}"
+              f" {sum(per.values()):8.2f}")
     print(f"  glance-api peak RSS after a {args.rss_mib} MiB upload to S3: {rss:.1f} MiB")
     print(f"GET image through each of three API nodes on one database and S3 (wrk -t1 -c32, "
           f"{args.get_seconds} s each)")
