@@ -5,10 +5,12 @@ build.
 
 Runs, each under `valgrind --tool=callgrind`, on one PostgreSQL database: a direct-postgres
 glance-api, a registry-proxy glance-api with its glance-registry, and the bare baseline
-(examples/baseline.rs). Each serves WARMUP sequential keep-alive GETs of one image, then its
+(examples/baseline.rs), and the bare forwarding pair (examples/forward_baseline.rs in front of
+that baseline: one keep-alive HTTP hop and no Glance logic, the registry hop's floor). Each
+serves WARMUP sequential keep-alive GETs of one image, then its
 counters are zeroed (`callgrind_control -z`), it serves COUNT more, and its counters are dumped
 (`callgrind_control -d`); the dump's total over COUNT is the figure. The registry is counted
-over the proxy node's requests. Standard library only.
+over the proxy node's requests, the baseline over the pair's. Standard library only.
 """
 import argparse
 import contextlib
@@ -97,7 +99,7 @@ def main():
         cleanup.callback(lambda: [p.stop() for p in reversed(procs)])
         api = os.path.join(run.BIN, "glance-api")
         store = os.path.join(workdir, "images")
-        ports = [run.free_port() for _ in range(4)]
+        ports = [run.free_port() for _ in range(5)]
         registry = f"http://127.0.0.1:{ports[0]}"
         direct = f"http://127.0.0.1:{ports[1]}"
         proxy = f"http://127.0.0.1:{ports[2]}"
@@ -116,25 +118,30 @@ def main():
             "GLANCE__STORE__PATH": store}, workdir)
         bare = callgrind("bare baseline", [os.path.join(run.BIN, "examples", "baseline"),
                                            f"127.0.0.1:{ports[3]}", db_url], {}, workdir)
-        procs += [api_direct, api_proxy, bare]
+        forward = callgrind("forwarder", [os.path.join(run.BIN, "examples", "forward_baseline"),
+                                          f"127.0.0.1:{ports[4]}", f"127.0.0.1:{ports[3]}"], {}, workdir)
+        pair = f"http://127.0.0.1:{ports[4]}"
+        procs += [api_direct, api_proxy, bare, forward]
         run.wait_healthy(direct, timeout=180)
         run.wait_healthy(proxy, timeout=180)
         ids = run.seed(direct)
         path = f"/v2/images/{ids[len(ids) // 2]}"
-        # The baseline has no health check: wait until it answers the GET itself.
-        deadline = time.time() + 180
-        while True:
-            try:
-                gets(baseline, path, 1)
-                break
-            except (OSError, RuntimeError, http.client.HTTPException):
-                if time.time() > deadline:
-                    raise
-                time.sleep(0.5)
+        # The baseline and the forwarder have no health check: wait until each answers the GET.
+        for base in (baseline, pair):
+            deadline = time.time() + 180
+            while True:
+                try:
+                    gets(base, path, 1)
+                    break
+                except (OSError, RuntimeError, http.client.HTTPException):
+                    if time.time() > deadline:
+                        raise
+                    time.sleep(0.5)
         figures = count([
             ("direct-postgres", direct, path, [api_direct]),
             ("registry-proxy over postgres", proxy, path, [api_proxy, reg]),
             ("bare baseline", baseline, path, [bare]),
+            ("bare forwarding pair", pair, path, [forward, bare]),
         ], args.warmup, args.count)
     bare_total = figures["bare baseline"]["bare baseline"]
     print(f"instructions per GET image (callgrind, {args.count} requests after {args.warmup} warm-up, "
@@ -146,6 +153,9 @@ def main():
     proxy_total = sum(figures["registry-proxy over postgres"].values())
     print(f"  direct-postgres / bare baseline: x{direct_total / bare_total:.2f} instructions")
     print(f"  registry-proxy (api + registry) / direct-postgres: x{proxy_total / direct_total:.2f} instructions")
+    pair_total = sum(figures["bare forwarding pair"].values())
+    print(f"  bare forwarding pair (forwarder + baseline) / bare baseline: x{pair_total / bare_total:.2f} instructions"
+          " (the hop's floor)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"count": args.count, "warmup": args.warmup, "figures": figures}, f, indent=2)
