@@ -27,6 +27,8 @@
 # The soak (scripts/load/soak.py): mixed load for 30 minutes with Prometheus scraping /metrics;
 # RSS, open files, database connections and latency over time, judged flat; docs/soak.{json,svg}.
 #   scripts/loadtest.sh --soak [--minutes 30] [--warmup 5] [--window 5] [--upload-mib 64]
+# Memory of a glance-api nobody scrapes under create+patch+delete (scripts/load/unscraped.py).
+#   scripts/loadtest.sh --unscraped [--seconds 120] [--scrape]
 # PostgreSQL: GLANCE_TEST_DATABASE_URL if set, else a throwaway cluster (scripts/pg-throwaway.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +36,10 @@ scripts/ensure-deps.sh wrk=wrk
 if [ "${1:-}" = --scale ]; then
   cargo build --release --all-features --bin glance-api
   exec python3 scripts/load/scale.py "$@"
+fi
+if [ "${1:-}" = --unscraped ]; then
+  cargo build --release --all-features --bin glance-api
+  exec python3 scripts/load/unscraped.py "$@"
 fi
 if [ "${1:-}" = --soak ]; then
   cargo build --release --all-features --bin glance-api
