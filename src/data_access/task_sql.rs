@@ -146,7 +146,7 @@ mod tests {
         assert!(st.sql.contains("tasks.owner = $1"), "{}", st.sql);
         assert!(st
             .sql
-            .ends_with("ORDER BY tasks.created_at DESC, tasks.id DESC LIMIT $3"));
-        assert_eq!(st.params.len(), 3);
+            .ends_with("ORDER BY tasks.created_at DESC, tasks.id DESC LIMIT 25"));
+        assert_eq!(st.params.len(), 2);
     }
 }

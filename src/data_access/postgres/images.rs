@@ -428,11 +428,22 @@ pub async fn get_all(
     let statement = list_statement(ctx, query, marker.as_ref())?;
     let params: Vec<PgParam<'_>> = statement.params.iter().map(PgParam).collect();
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-    let prepared = client
-        .prepare_cached(&statement.sql)
-        .await
-        .map_err(pg_error)?;
-    let rows = client.query(&prepared, &refs).await.map_err(pg_error)?;
+    let rows = if query.filters.tags.is_empty() {
+        let prepared = client
+            .prepare_cached(&statement.sql)
+            .await
+            .map_err(pg_error)?;
+        client.query(&prepared, &refs).await.map_err(pg_error)?
+    } else {
+        // Planned for its values every time: whether a tag page is read from the tag's index
+        // (a rare tag) or by walking the list in order (a common one) depends on the tag, and a
+        // cached statement's generic plan, once PostgreSQL settles on it, would walk a million
+        // images for a tag on three of them.
+        client
+            .query(statement.sql.as_str(), &refs)
+            .await
+            .map_err(pg_error)?
+    };
     // List statements vary with the filters clients send (e.g. the length of an `in:` list):
     // past a bound, do not keep new shapes, so the per-connection cache cannot grow forever.
     if client.statement_cache.size() > MAX_CACHED_STATEMENTS {

@@ -102,13 +102,14 @@ impl SqlBuilder {
         self
     }
 
-    /// Append a row limit. SQLite reads a bound `LIMIT` value while planning and so
-    /// re-prepares the statement on every run; a `u32` written as a number is no caller text.
+    /// Append a row limit, written as a number (a `u32` is no caller text). SQLite reads a
+    /// bound `LIMIT` while planning and so re-prepared the statement on every run. PostgreSQL
+    /// plans a bound `LIMIT` of a cached statement's generic plan as 10 % of the rows, so on a
+    /// large catalogue the generic plan always looked dearer than a custom one and every page
+    /// was planned anew (0.1-0.2 ms, more than executing it, at a million images); with the
+    /// number in the text the generic plan is as cheap and is kept.
     pub fn limit(&mut self, limit: u32) -> &mut Self {
-        match self.dialect {
-            Dialect::Sqlite => self.sql(&limit.to_string()),
-            Dialect::Postgres => self.param(SqlParam::BigInt(i64::from(limit))),
-        }
+        self.sql(&limit.to_string())
     }
 
     /// Append a column of few distinct values (`os_hidden`, `visibility`, a child table's
@@ -503,13 +504,12 @@ mod tests {
             statement.sql
         );
         assert!(!statement.sql.contains("OR 1=1"), "{}", statement.sql);
-        assert!(statement.sql.contains("LIMIT $"), "{}", statement.sql);
+        assert!(statement.sql.ends_with(" LIMIT 5"), "{}", statement.sql);
         let placeholders = statement.sql.matches('$').count();
         assert_eq!(placeholders, statement.params.len(), "{}", statement.sql);
         assert!(statement
             .params
             .contains(&SqlParam::Text("x' OR 1=1 --".into())));
-        assert_eq!(statement.params.last(), Some(&SqlParam::BigInt(5)));
     }
 
     #[test]
