@@ -133,6 +133,17 @@ def fresh_database(admin_url, name, workdir):
     return db_url
 
 
+def start_postgres_api(admin_url, database, workdir):
+    """A fresh database `database` and a direct-postgres glance-api (release build, default
+    workers and pool) serving it, started but not yet healthy; returns (Proc, bind address)."""
+    db_url = fresh_database(admin_url, database, workdir)
+    bind = f"127.0.0.1:{free_port()}"
+    api = Proc("glance-api", [os.path.join(BIN, "glance-api")], {
+        "GLANCE__SERVER__BIND": bind, "GLANCE__DATA_ACCESS__MODE": "direct-postgres",
+        "GLANCE__DATABASE__URL": db_url, "GLANCE__STORE__PATH": os.path.join(workdir, "images")}, workdir)
+    return api, bind
+
+
 def scrape(base):
     _, body = http("GET", base + "/metrics")
     return body.decode()
@@ -428,33 +439,26 @@ def main():
         block = bytes(i % 251 for i in range(2**20))
         for _ in range(args.upload_mib):
             f.write(block)
-    pg_dir = None
-    pg_url = os.environ.get("GLANCE_TEST_DATABASE_URL")
-    if not pg_url:
-        pg_dir = os.path.join(workdir, "pg")
-        pg_url = subprocess.run([os.path.join(ROOT, "scripts", "pg-throwaway.sh"), "start", pg_dir],
-                                capture_output=True, text=True, check=True).stdout.strip()
     results = {"modes": {}, "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                "cores": os.cpu_count(), "duration_s": args.duration, "connections": args.connections,
                "upload_mib": args.upload_mib}
     keystone_url = os.environ.get("GLANCE_TEST_KEYSTONE_URL")
     if args.keystone_only:
+        # Direct-sqlite nodes only: no PostgreSQL to start (or to leave running).
         keystone_side_by_side(args, workdir, keystone_url, results)
         shutil.rmtree(workdir, ignore_errors=True)
         return
-    if args.imports_only or args.side_by_side_only:
-        try:
-            if args.side_by_side_only:
-                side_by_side(args, workdir, pg_url, results)
-            else:
-                for label, mode, backend in MODES:
-                    run_mode(label, mode, backend, args, workdir, pg_url, results)
-        finally:
-            if pg_dir:
-                subprocess.run([os.path.join(ROOT, "scripts", "pg-throwaway.sh"), "stop", pg_dir])
-            shutil.rmtree(workdir, ignore_errors=True)
-        return
-    try:
+    with postgres(workdir) as pg_url:
+        if args.imports_only or args.side_by_side_only:
+            try:
+                if args.side_by_side_only:
+                    side_by_side(args, workdir, pg_url, results)
+                else:
+                    for label, mode, backend in MODES:
+                        run_mode(label, mode, backend, args, workdir, pg_url, results)
+            finally:
+                shutil.rmtree(workdir, ignore_errors=True)
+            return
         if keystone_url:
             keystone_side_by_side(args, workdir, keystone_url, results)
         for label, mode, backend in MODES:
@@ -463,9 +467,6 @@ def main():
         hashed = subprocess.run([os.path.join(BIN, "examples", "hash_baseline"), str(args.upload_mib)],
                                 capture_output=True, text=True, check=True).stdout.strip()
         results["hash_baseline_mib_s"] = float(hashed)
-    finally:
-        if pg_dir:
-            subprocess.run([os.path.join(ROOT, "scripts", "pg-throwaway.sh"), "stop", pg_dir])
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "performance.json"), "w") as f:
         json.dump(results, f, indent=2)

@@ -42,7 +42,7 @@ import urllib.request
 from http.client import HTTPConnection
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import BIN, LOAD_DIR, ROOT, Proc, free_port, fresh_database, http, postgres, seed, wait_healthy  # noqa: E402
+from run import LOAD_DIR, ROOT, Proc, free_port, http, postgres, seed, start_postgres_api, wait_healthy  # noqa: E402
 
 # name, wrk script, path (after the base URL), connections, pause between one connection's
 # requests (ms).
@@ -247,11 +247,7 @@ def main():
         sys.exit("--minutes must cover --warmup and two --window")
     workdir = tempfile.mkdtemp(prefix="glance-soak-")
     with postgres(workdir) as admin_url:
-        db_url = fresh_database(admin_url, "glance_soak", workdir)
-        bind = f"127.0.0.1:{free_port()}"
-        api = Proc("glance-api", [os.path.join(BIN, "glance-api")], {
-            "GLANCE__SERVER__BIND": bind, "GLANCE__DATA_ACCESS__MODE": "direct-postgres",
-            "GLANCE__DATABASE__URL": db_url, "GLANCE__STORE__PATH": os.path.join(workdir, "images")}, workdir)
+        api, bind = start_postgres_api(admin_url, "glance_soak", workdir)
         procs = [api]
         try:
             base = "http://" + bind

@@ -19,7 +19,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import BIN, LOAD_DIR, Proc, free_port, fresh_database, http, postgres, wait_healthy  # noqa: E402
+from run import LOAD_DIR, http, postgres, start_postgres_api, wait_healthy  # noqa: E402
 
 
 def rss_kib(pid):
@@ -36,11 +36,7 @@ def main():
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="glance-unscraped-")
     with postgres(workdir) as admin_url:
-        db_url = fresh_database(admin_url, "glance_unscraped", workdir)
-        bind = f"127.0.0.1:{free_port()}"
-        api = Proc("glance-api", [os.path.join(BIN, "glance-api")], {
-            "GLANCE__SERVER__BIND": bind, "GLANCE__DATA_ACCESS__MODE": "direct-postgres",
-            "GLANCE__DATABASE__URL": db_url, "GLANCE__STORE__PATH": os.path.join(workdir, "images")}, workdir)
+        api, bind = start_postgres_api(admin_url, "glance_unscraped", workdir)
         try:
             base = "http://" + bind
             wait_healthy(base)
