@@ -127,19 +127,32 @@ fn literal(param: &SqlParam) -> String {
     }
 }
 
-/// `EXPLAIN (ANALYZE, FORMAT JSON)` of the statement as a prepared statement, with the plan
-/// cache forced to `mode` (`force_custom_plan` or `force_generic_plan`).
-async fn explain(url: &str, sql: &str, params: &[SqlParam], mode: &str) -> Value {
+/// A session of its own (the plan cache and `PREPARE q` are per session) and its driver task.
+async fn connect(url: &str) -> (tokio_postgres::Client, tokio::task::JoinHandle<()>) {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .expect("connect");
-    let driver = tokio::spawn(connection);
+    let driver = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    (client, driver)
+}
+
+/// The statement's values as `EXECUTE q`'s argument list (empty without values).
+fn execute_args(params: &[SqlParam]) -> String {
     let args: Vec<String> = params.iter().map(literal).collect();
-    let args = if args.is_empty() {
+    if args.is_empty() {
         String::new()
     } else {
         format!("({})", args.join(", "))
-    };
+    }
+}
+
+/// `EXPLAIN (ANALYZE, FORMAT JSON)` of the statement as a prepared statement, with the plan
+/// cache forced to `mode` (`force_custom_plan` or `force_generic_plan`).
+async fn explain(url: &str, sql: &str, params: &[SqlParam], mode: &str) -> Value {
+    let (client, driver) = connect(url).await;
+    let args = execute_args(params);
     client
         .batch_execute(&format!("SET plan_cache_mode = {mode}; PREPARE q AS {sql}"))
         .await
@@ -158,6 +171,34 @@ async fn explain(url: &str, sql: &str, params: &[SqlParam], mode: &str) -> Value
         })
         .expect("a plan");
     serde_json::from_str(&text).expect("JSON plan")
+}
+
+/// How often PostgreSQL planned a cached statement generically and afresh over `runs`
+/// executions with the plan cache left to choose (`plan_cache_mode = auto`, the default): a
+/// statement whose generic plan never wins is planned anew on every call.
+async fn plan_choices(url: &str, sql: &str, params: &[SqlParam], runs: usize) -> (i64, i64) {
+    let (client, driver) = connect(url).await;
+    let args = execute_args(params);
+    client
+        .batch_execute(&format!("PREPARE q AS {sql}"))
+        .await
+        .expect("prepare");
+    for _ in 0..runs {
+        client
+            .simple_query(&format!("EXECUTE q{args}"))
+            .await
+            .expect("execute");
+    }
+    let row = client
+        .query_one(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = 'q'",
+            &[],
+        )
+        .await
+        .expect("plan counts");
+    drop(client);
+    let _ = driver.await;
+    (row.get(0), row.get(1))
 }
 
 /// Every way the plan under `node` breaks the rule, as text.
@@ -217,4 +258,30 @@ async fn list_pages_are_read_from_indexes_in_order() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// The first page, the call every client makes, must settle on a cached generic plan instead
+/// of being planned on every call: planning cost more than executing it at a million images
+/// while `LIMIT` was a parameter (docs/performance.md, "Scale").
+#[tokio::test]
+async fn the_first_page_keeps_a_generic_plan() {
+    let (url, _guard) = fresh_database().await;
+    let backend = open(&settings_for(&url)).await.expect("open");
+    execute(&url, &seed_sql()).await;
+    drop(backend);
+    // A member's page is planned for its project each time where PostgreSQL's estimate for
+    // that project's memberships makes a custom plan look cheaper; that is its choice to make.
+    for (who, ctx) in [
+        ("admin", admin()),
+        ("project-less caller", RequestContext::default()),
+    ] {
+        let query = page(|_| {});
+        let statement = image_list_statement(&ctx, &query, None).expect("statement");
+        let (generic, custom) = plan_choices(&url, &statement.sql, &statement.params, 10).await;
+        assert!(
+            generic >= 4,
+            "{who} list 20: {generic} generic and {custom} custom plans in 10 runs\n{}",
+            statement.sql
+        );
+    }
 }
