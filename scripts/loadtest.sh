@@ -23,7 +23,7 @@
 #   scripts/loadtest.sh --pgbench [--rounds 5] [--duration 10] [--clients 8]
 # Uploads and downloads through the S3 store against a bare object_store client, and peak RSS
 # during a 1 GiB upload (scripts/load/s3.py), on one Garage node (tests/s3/lib.sh).
-#   scripts/loadtest.sh --s3 [--rounds 5] [--size-mib 256] [--part-mib 10] [--rss-mib 1024]
+#   scripts/loadtest.sh --s3 [--rounds 5] [--size-mib 256] [--part-mib 10] [--rss-mib 1024] [--pin]
 # The soak (scripts/load/soak.py): mixed load for 30 minutes with Prometheus scraping /metrics;
 # RSS, open files, database connections and latency over time, judged flat; docs/soak.{json,svg}.
 #   scripts/loadtest.sh --soak [--minutes 30] [--warmup 5] [--window 5] [--upload-mib 64]

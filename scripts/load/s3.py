@@ -177,6 +177,18 @@ def measure(workdir, s3, db_url, args):
             api.stop()
 
 
+def pin_to_own_cores():
+    """Garage on CPU 0; this script, and so everything it starts (glance-api, curl, the
+    baseline), on CPU 1: each side gets a core of its own, as on separate machines, instead of
+    competing for both. Every Garage thread is pinned; threads it makes later inherit it."""
+    pid = garage_pid()
+    if pid is None or os.cpu_count() < 2:
+        sys.exit("--pin needs the Garage pid (GLANCE_TEST_S3_DIR) and two CPUs")
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        os.sched_setaffinity(int(tid), {0})
+    os.sched_setaffinity(0, {1})
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--s3", action="store_true")
@@ -185,8 +197,11 @@ def main():
     parser.add_argument("--part-mib", type=int, default=10, help="large_object_chunk_size (Glance's default 10)")
     parser.add_argument("--rss-mib", type=int, default=1024, help="the upload the RSS is read after")
     parser.add_argument("--get-seconds", type=int, default=5, help="wrk run per API node")
+    parser.add_argument("--pin", action="store_true", help="Garage on CPU 0, everything else on CPU 1")
     args = parser.parse_args()
     s3 = s3_env()
+    if args.pin:
+        pin_to_own_cores()
     workdir = tempfile.mkdtemp(prefix="glance-s3-load-")
     try:
         with run.postgres(workdir) as pg_url:
