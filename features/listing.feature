@@ -42,6 +42,19 @@ Feature: Listing images: filters, sorting and pages
     And the images listed are "gamma"
     And there is no next link
 
+  Scenario: A tag's pages are newest first, each image once, in either direction
+    When I send GET "/v2/images?tag=linux&limit=1"
+    Then the images listed are "beta"
+    And the next link is "/v2/images?tag=linux&limit=1" followed by the last image listed
+    When I follow the next link
+    Then the images listed are "alpha"
+    When I send GET "/v2/images?tag=linux&sort=created_at:asc"
+    Then the images listed are "alpha, beta"
+    When I send GET "/v2/images?tag=linux&sort=name:desc"
+    Then the images listed are "beta, alpha"
+    When I send GET "/v2/images?tag=nope"
+    Then the images listed are ""
+
   Scenario: Images without a name sort as an empty name, and pages pass them once
     When I create an image with:
       """

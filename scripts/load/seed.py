@@ -98,8 +98,9 @@ def copy_escape(text):
 
 
 def seed_postgres(url, count):
-    # Triggers off (session_replication_role=replica): `images.children` is written here as
-    # the child-table triggers would write it, and foreign keys are known to hold.
+    # Triggers off (session_replication_role=replica): `images.children` and the tags' copy of
+    # their image's `created_at` (schema version 8) are written here as the triggers would
+    # write them, and foreign keys are known to hold.
     script = ["SET session_replication_role = replica;"]
     images, props, tags = [], [], []
     probe = None
@@ -115,7 +116,7 @@ def seed_postgres(url, count):
             for name, v in im["props"].items():
                 props.append(f"{im['id']}\t{name}\t{v}\t{ts(im['created'])}\t{ts(im['created'])}\tf")
             for tag in im["tags"]:
-                tags.append(f"{im['id']}\t{tag}\t{ts(im['created'])}\t{ts(im['created'])}\tf")
+                tags.append(f"{im['id']}\t{tag}\t{ts(im['created'])}\t{ts(im['created'])}\tf\t{ts(im['created'])}")
         elif kind == "members":
             members = [f"{m[0]}\t{m[1]}\tf\t{ts(m[3])}\t{ts(m[3])}\tf\t{m[2]}" for m in value]
         else:
@@ -125,7 +126,7 @@ def seed_postgres(url, count):
                    "container_format, checksum, owner, min_disk, min_ram, protected, virtual_size, visibility, "
                    "os_hidden, os_hash_algo, os_hash_value, children", images),
         ("image_properties", "image_id, name, value, created_at, updated_at, deleted", props),
-        ("image_tags", "image_id, value, created_at, updated_at, deleted", tags),
+        ("image_tags", "image_id, value, created_at, updated_at, deleted, glance_rs_image_created_at", tags),
         ("image_members", "image_id, member, can_share, created_at, updated_at, deleted, status", members),
     ]:
         script.append(f"COPY {table} ({columns}) FROM STDIN;")

@@ -19,3 +19,5 @@ mod registry;
 mod s3;
 mod socket_activation;
 mod support;
+#[cfg(any(feature = "direct-sqlite", feature = "direct-postgres"))]
+mod tag_pages;

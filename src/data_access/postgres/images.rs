@@ -12,7 +12,9 @@ use super::rows::{
     MEMBERSHIP_TAIL, NO_MEMBERSHIP,
 };
 use super::{children, pg_error};
-use crate::data_access::sql::{push_image_list_tail, Dialect, SqlBuilder, SqlParam, Statement};
+use crate::data_access::sql::{
+    push_image_list_body, walks_a_tag, Dialect, SqlBuilder, SqlParam, Statement,
+};
 use crate::data_access::{DaResult, DataAccessError};
 use crate::domain::policy::{is_image_mutable, is_image_visible, membership_project};
 use crate::domain::{
@@ -407,8 +409,7 @@ pub fn list_statement(
             b.sql(NO_MEMBERSHIP);
         }
     }
-    b.sql(" FROM images");
-    push_image_list_tail(&mut b, ctx, query, marker)?;
+    push_image_list_body(&mut b, ctx, query, marker)?;
     Ok(b.finish())
 }
 
@@ -428,27 +429,30 @@ pub async fn get_all(
     let statement = list_statement(ctx, query, marker.as_ref())?;
     let params: Vec<PgParam<'_>> = statement.params.iter().map(PgParam).collect();
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-    let rows = if query.filters.tags.is_empty() {
+    let rows = if query.filters.tags.is_empty() || walks_a_tag(query) {
         let prepared = client
             .prepare_cached(&statement.sql)
             .await
             .map_err(pg_error)?;
-        client.query(&prepared, &refs).await.map_err(pg_error)?
+        let rows = client.query(&prepared, &refs).await.map_err(pg_error)?;
+        // List statements vary with the filters clients send (e.g. the length of an `in:`
+        // list): past a bound, do not keep new shapes, so the per-connection cache cannot grow
+        // forever.
+        if client.statement_cache.size() > MAX_CACHED_STATEMENTS {
+            client.statement_cache.remove(&statement.sql, &[]);
+        }
+        rows
     } else {
-        // Planned for its values every time: whether a tag page is read from the tag's index
-        // (a rare tag) or by walking the list in order (a common one) depends on the tag, and a
-        // cached statement's generic plan, once PostgreSQL settles on it, would walk a million
-        // images for a tag on three of them.
+        // A tag page in another order, planned for its values every time: whether it is read
+        // from the tag's index (a rare tag) or by walking the list in order (a common one)
+        // depends on the tag, and a cached statement's generic plan, once PostgreSQL settles
+        // on it, would walk a million images for a tag on three of them. (A page in the
+        // default order walks the tag's own index, good for any tag, and is cached.)
         client
             .query(statement.sql.as_str(), &refs)
             .await
             .map_err(pg_error)?
     };
-    // List statements vary with the filters clients send (e.g. the length of an `in:` list):
-    // past a bound, do not keep new shapes, so the per-connection cache cannot grow forever.
-    if client.statement_cache.size() > MAX_CACHED_STATEMENTS {
-        client.statement_cache.remove(&statement.sql, &[]);
-    }
     let mut images = Vec::with_capacity(rows.len());
     for row in &rows {
         let (image, caller_is_member) = image_from_row(row)?;

@@ -26,16 +26,31 @@ pub fn sort_with_tie_breakers(sort: &[(SortKey, SortDir)]) -> Vec<(SortKey, Sort
     keys
 }
 
+/// Where a page reads its sort keys from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum KeyColumns {
+    /// The `images` row.
+    Images,
+    /// A page walked along one tag's index (schema version 8): the tag row's copy of the
+    /// image's `created_at` and its `image_id`, equal to the image's own (kept by triggers).
+    /// Only for the default keys, `created_at` and `id`.
+    TagWalk,
+}
+
 /// Append ` ORDER BY` the sort keys (with their tie-breakers) of the `images` rows, as the
 /// expressions the marker compares (`push_sort_expr`), so that pages and markers agree on where
 /// NULLs go and the list indexes (schema versions 5 and 7) serve both.
 pub fn push_order_by(b: &mut SqlBuilder, sort: &[(SortKey, SortDir)]) {
+    push_order_by_on(b, sort, KeyColumns::Images);
+}
+
+pub(super) fn push_order_by_on(b: &mut SqlBuilder, sort: &[(SortKey, SortDir)], on: KeyColumns) {
     b.sql(" ORDER BY ");
     for (i, (key, dir)) in sort.iter().enumerate() {
         if i > 0 {
             b.sql(", ");
         }
-        push_sort_expr(b, *key);
+        push_sort_expr(b, *key, on);
         b.sql(" ").sql(dir.sql());
     }
 }
@@ -51,12 +66,17 @@ pub fn push_order_by(b: &mut SqlBuilder, sort: &[(SortKey, SortDir)]) {
 /// (`k1 >= m1`) goes first: it lets an index on the first key limit the walk where the row
 /// value cannot (mixed directions; SQLite, which does not range-scan an expression index by a
 /// row value).
-pub(super) fn push_marker(b: &mut SqlBuilder, sort: &[(SortKey, SortDir)], marker: &Image) {
+pub(super) fn push_marker(
+    b: &mut SqlBuilder,
+    sort: &[(SortKey, SortDir)],
+    marker: &Image,
+    on: KeyColumns,
+) {
     let Some((first_key, first_dir)) = sort.first().copied() else {
         return;
     };
     b.sql(" AND ");
-    push_sort_expr(b, first_key);
+    push_sort_expr(b, first_key, on);
     b.sql(match first_dir {
         SortDir::Asc => " >= ",
         SortDir::Desc => " <= ",
@@ -68,7 +88,7 @@ pub(super) fn push_marker(b: &mut SqlBuilder, sort: &[(SortKey, SortDir)], marke
             if i > 0 {
                 b.sql(", ");
             }
-            push_sort_expr(b, *key);
+            push_sort_expr(b, *key, on);
         }
         b.sql(match first_dir {
             SortDir::Asc => ") > (",
@@ -93,7 +113,7 @@ pub(super) fn push_marker(b: &mut SqlBuilder, sort: &[(SortKey, SortDir)], marke
             if j > 0 {
                 b.sql(" AND ");
             }
-            push_sort_expr(b, *key);
+            push_sort_expr(b, *key, on);
             let op = match (j == i, dir) {
                 (false, _) => " = ",
                 (true, SortDir::Asc) => " > ",
@@ -109,7 +129,18 @@ pub(super) fn push_marker(b: &mut SqlBuilder, sort: &[(SortKey, SortDir)], marke
 /// A sort key as compared and ordered: nullable strings as `COALESCE(…, '')` and the size as
 /// `COALESCE(size, 0)` (Glance's marker semantics; the name form is indexed, schema version
 /// 5); columns that are never NULL as they are, so their indexes apply.
-fn push_sort_expr(b: &mut SqlBuilder, key: SortKey) {
+fn push_sort_expr(b: &mut SqlBuilder, key: SortKey, on: KeyColumns) {
+    match (on, key) {
+        (KeyColumns::TagWalk, SortKey::CreatedAt) => {
+            b.sql("by_tag.glance_rs_image_created_at");
+            return;
+        }
+        (KeyColumns::TagWalk, SortKey::Id) => {
+            b.sql("by_tag.image_id");
+            return;
+        }
+        _ => {}
+    }
     match key {
         SortKey::Size => b.sql("COALESCE(images.size, 0)"),
         SortKey::CreatedAt | SortKey::UpdatedAt | SortKey::Id | SortKey::Status => {

@@ -83,8 +83,8 @@ pub fn list_statement(
     // SQLite computes every result column before sorting, so the plain form would build the
     // aggregates of every matching image, not just of the page.
     rows::push_image_columns(&mut b, ctx);
-    b.sql(" FROM (SELECT * FROM images");
-    sql::push_image_list_tail(&mut b, ctx, query, marker)?;
+    b.sql(" FROM (SELECT images.*");
+    sql::push_image_list_body(&mut b, ctx, query, marker)?;
     b.sql(") AS images");
     sql::push_order_by(&mut b, &sql::sort_with_tie_breakers(&query.sort));
     Ok(b.finish())
