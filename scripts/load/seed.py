@@ -98,8 +98,8 @@ def copy_escape(text):
 
 
 def seed_postgres(url, count):
-    # Triggers off (session_replication_role=replica): `images.children` and the tags' copy of
-    # their image's `created_at` (schema version 8) are written here as the triggers would
+    # Triggers off (session_replication_role=replica): `images.children` and the tag and
+    # property rows' copy of their image's `created_at` (schema version 8) are written here as the triggers would
     # write them, and foreign keys are known to hold.
     script = ["SET session_replication_role = replica;"]
     images, props, tags = [], [], []
@@ -114,7 +114,7 @@ def seed_postgres(url, count):
                 im["disk_format"], "bare", "\\N", im["owner"], "0", "0", "f", str(im["size"]), im["visibility"],
                 "f", "\\N", "\\N", copy_escape(children)]))
             for name, v in im["props"].items():
-                props.append(f"{im['id']}\t{name}\t{v}\t{ts(im['created'])}\t{ts(im['created'])}\tf")
+                props.append(f"{im['id']}\t{name}\t{v}\t{ts(im['created'])}\t{ts(im['created'])}\tf\t{ts(im['created'])}")
             for tag in im["tags"]:
                 tags.append(f"{im['id']}\t{tag}\t{ts(im['created'])}\t{ts(im['created'])}\tf\t{ts(im['created'])}")
         elif kind == "members":
@@ -125,7 +125,8 @@ def seed_postgres(url, count):
         ("images", "id, name, size, status, created_at, updated_at, deleted_at, deleted, disk_format, "
                    "container_format, checksum, owner, min_disk, min_ram, protected, virtual_size, visibility, "
                    "os_hidden, os_hash_algo, os_hash_value, children", images),
-        ("image_properties", "image_id, name, value, created_at, updated_at, deleted", props),
+        ("image_properties", "image_id, name, value, created_at, updated_at, deleted, glance_rs_image_created_at",
+         props),
         ("image_tags", "image_id, value, created_at, updated_at, deleted, glance_rs_image_created_at", tags),
         ("image_members", "image_id, member, can_share, created_at, updated_at, deleted, status", members),
     ]:

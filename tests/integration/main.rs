@@ -20,4 +20,4 @@ mod s3;
 mod socket_activation;
 mod support;
 #[cfg(any(feature = "direct-sqlite", feature = "direct-postgres"))]
-mod tag_pages;
+mod walked_pages;

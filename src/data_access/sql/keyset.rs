@@ -26,31 +26,21 @@ pub fn sort_with_tie_breakers(sort: &[(SortKey, SortDir)]) -> Vec<(SortKey, Sort
     keys
 }
 
-/// Where a page reads its sort keys from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum KeyColumns {
-    /// The `images` row.
-    Images,
-    /// A page walked along one tag's index (schema version 8): the tag row's copy of the
-    /// image's `created_at` and its `image_id`, equal to the image's own (kept by triggers).
-    /// Only for the default keys, `created_at` and `id`.
-    TagWalk,
-}
-
 /// Append ` ORDER BY` the sort keys (with their tie-breakers) of the `images` rows, as the
 /// expressions the marker compares (`push_sort_expr`), so that pages and markers agree on where
 /// NULLs go and the list indexes (schema versions 5 and 7) serve both.
 pub fn push_order_by(b: &mut SqlBuilder, sort: &[(SortKey, SortDir)]) {
-    push_order_by_on(b, sort, KeyColumns::Images);
+    push_order_by_on(b, sort, false);
 }
 
-pub(super) fn push_order_by_on(b: &mut SqlBuilder, sort: &[(SortKey, SortDir)], on: KeyColumns) {
+/// `push_order_by`, of the walked child rows' keys when `walked` (`walk.rs`).
+pub(super) fn push_order_by_on(b: &mut SqlBuilder, sort: &[(SortKey, SortDir)], walked: bool) {
     b.sql(" ORDER BY ");
     for (i, (key, dir)) in sort.iter().enumerate() {
         if i > 0 {
             b.sql(", ");
         }
-        push_sort_expr(b, *key, on);
+        push_sort_expr(b, *key, walked);
         b.sql(" ").sql(dir.sql());
     }
 }
@@ -70,13 +60,13 @@ pub(super) fn push_marker(
     b: &mut SqlBuilder,
     sort: &[(SortKey, SortDir)],
     marker: &Image,
-    on: KeyColumns,
+    walked: bool,
 ) {
     let Some((first_key, first_dir)) = sort.first().copied() else {
         return;
     };
     b.sql(" AND ");
-    push_sort_expr(b, first_key, on);
+    push_sort_expr(b, first_key, walked);
     b.sql(match first_dir {
         SortDir::Asc => " >= ",
         SortDir::Desc => " <= ",
@@ -88,7 +78,7 @@ pub(super) fn push_marker(
             if i > 0 {
                 b.sql(", ");
             }
-            push_sort_expr(b, *key, on);
+            push_sort_expr(b, *key, walked);
         }
         b.sql(match first_dir {
             SortDir::Asc => ") > (",
@@ -113,7 +103,7 @@ pub(super) fn push_marker(
             if j > 0 {
                 b.sql(" AND ");
             }
-            push_sort_expr(b, *key, on);
+            push_sort_expr(b, *key, walked);
             let op = match (j == i, dir) {
                 (false, _) => " = ",
                 (true, SortDir::Asc) => " > ",
@@ -129,14 +119,18 @@ pub(super) fn push_marker(
 /// A sort key as compared and ordered: nullable strings as `COALESCE(…, '')` and the size as
 /// `COALESCE(size, 0)` (Glance's marker semantics; the name form is indexed, schema version
 /// 5); columns that are never NULL as they are, so their indexes apply.
-fn push_sort_expr(b: &mut SqlBuilder, key: SortKey, on: KeyColumns) {
-    match (on, key) {
-        (KeyColumns::TagWalk, SortKey::CreatedAt) => {
-            b.sql("by_tag.glance_rs_image_created_at");
+///
+/// On a page walked along a tag's or a property's rows (`walked`, only in the default order),
+/// `created_at` and `id` are the walked row's copy of its image's `created_at` and its
+/// `image_id` (equal to the image's own, schema version 8), as its index holds them.
+fn push_sort_expr(b: &mut SqlBuilder, key: SortKey, walked: bool) {
+    match (walked, key) {
+        (true, SortKey::CreatedAt) => {
+            b.sql("walked.glance_rs_image_created_at");
             return;
         }
-        (KeyColumns::TagWalk, SortKey::Id) => {
-            b.sql("by_tag.image_id");
+        (true, SortKey::Id) => {
+            b.sql("walked.image_id");
             return;
         }
         _ => {}

@@ -8,7 +8,7 @@
 //! timestamps as text; PostgreSQL has native types), and picks the placeholder style and the
 //! boolean literals through `Dialect`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use crate::domain::{
     CmpOp, Image, ImageColumn, ImageFilters, ImageQuery, RequestContext, Timestamp, ValueMatch,
@@ -19,8 +19,12 @@ use super::DataAccessError;
 
 mod keyset;
 
-use keyset::{push_marker, push_order_by_on, KeyColumns};
+mod walk;
+
+use keyset::{push_marker, push_order_by_on};
 pub use keyset::{push_order_by, sort_with_tie_breakers};
+pub use walk::walks_child_rows;
+use walk::Walk;
 
 /// A statement parameter, typed after the column it is compared with.
 #[derive(Clone, Debug, PartialEq)]
@@ -138,8 +142,8 @@ impl SqlBuilder {
 }
 
 /// Append ` FROM … WHERE … ORDER BY … LIMIT …` for `image_get_all` to a builder that already
-/// holds `SELECT` of `images` columns (qualified: a page walked along a tag joins the tag
-/// rows). `marker` is the marker image, already fetched and checked visible by the caller
+/// holds `SELECT` of `images` columns (qualified: a page walked along a tag or a property
+/// joins its rows, `walk.rs`). `marker` is the marker image, already fetched and checked visible by the caller
 /// (unknown or invisible marker → `NotFound` there).
 pub fn push_image_list_body(
     b: &mut SqlBuilder,
@@ -148,70 +152,28 @@ pub fn push_image_list_body(
     marker: Option<&Image>,
 ) -> Result<(), DataAccessError> {
     let sort = sort_with_tie_breakers(&query.sort);
-    let mut tags: BTreeSet<&String> = query.filters.tags.iter().collect();
-    let walked_tag = if walks_a_tag(query) {
-        tags.pop_first()
-    } else {
-        None
-    };
-    let on = match walked_tag {
-        Some(tag) => {
-            push_tag_walk(b, tag);
-            KeyColumns::TagWalk
-        }
-        None => {
-            // `NOT images.deleted`, the predicate of the partial list indexes (schema version
-            // 7), so a page never walks deleted rows; SQLite cannot read Glance's
-            // ix_images_deleted for it.
-            b.sql(" FROM images WHERE NOT images.deleted");
-            KeyColumns::Images
-        }
-    };
+    let walk = walk::choose(query);
+    walk::push_from(b, walk);
     b.sql(" AND images.status <> 'killed'");
     push_scope(b, ctx, query);
     push_filters(b, &query.filters)?;
-    push_tag_filters(b, &tags, walked_tag.is_some());
+    let walking = walk != Walk::Images;
+    let tags: BTreeSet<&String> = (query.filters.tags.iter())
+        .filter(|tag| walk != Walk::Tag(tag))
+        .collect();
+    push_tag_filters(b, &tags, walking);
+    let properties: Vec<(&String, &String)> = (query.filters.properties.iter())
+        .filter(|(name, value)| walk != Walk::Property(name, value))
+        .collect();
+    push_property_filters(b, &properties);
     if let Some(marker) = marker {
-        push_marker(b, &sort, marker, on);
+        push_marker(b, &sort, marker, walking);
     }
-    push_order_by_on(b, &sort, on);
+    push_order_by_on(b, &sort, walking);
     if let Some(limit) = query.limit {
         b.sql(" LIMIT ").limit(limit);
     }
     Ok(())
-}
-
-/// Whether the page is walked along one of its tags (schema version 8) rather than along the
-/// images: a tag filter with the default keys, `created_at` then `id` (either direction). The
-/// walk reads the tag's live rows in list order from their index and each row's image by its
-/// key, so a page costs 20 ÷ the share of the tag's images the caller may see, whatever the
-/// size of the catalogue and however rare the tag; walking the images instead probed the tag
-/// once per image until 20 matched (1,000 probes at a million images for a tag on 2 %). Its
-/// plan fits every tag, so the statement may be cached.
-pub fn walks_a_tag(query: &ImageQuery) -> bool {
-    use crate::domain::SortKey;
-    if query.filters.tags.is_empty() {
-        return false;
-    }
-    match sort_with_tie_breakers(&query.sort).as_slice() {
-        [(SortKey::CreatedAt, first), (SortKey::Id, second)] => first == second,
-        _ => false,
-    }
-}
-
-/// ` FROM` the live rows of `tag` joined to their images, each image once: Glance's table has
-/// no unique key on (image_id, value), so a second live row for the same tag on an image (a
-/// race between writers) is skipped in favour of the first. `CROSS JOIN` keeps SQLite, which
-/// never reorders one, walking the tags first; PostgreSQL plans it as any inner join.
-fn push_tag_walk(b: &mut SqlBuilder, tag: &str) {
-    b.sql(" FROM image_tags AS by_tag CROSS JOIN images WHERE by_tag.value = ")
-        .param(SqlParam::Text(tag.to_string()))
-        .sql(
-            " AND NOT by_tag.deleted AND images.id = by_tag.image_id AND NOT EXISTS (SELECT 1 \
-             FROM image_tags AS twin WHERE twin.image_id = by_tag.image_id \
-             AND twin.value = by_tag.value AND NOT twin.deleted AND twin.id < by_tag.id) \
-             AND NOT images.deleted",
-        );
 }
 
 /// Which images the caller may list (§4.2): admins all; others public and community images,
@@ -356,7 +318,6 @@ fn push_filters(b: &mut SqlBuilder, filters: &ImageFilters) -> Result<(), DataAc
         let param = column_param(*column, value)?;
         push_comparison(b, column.column(), CmpOp::Eq, param);
     }
-    push_property_filters(b, &filters.properties);
     Ok(())
 }
 
@@ -423,7 +384,7 @@ fn push_tag_filters(b: &mut SqlBuilder, tags: &BTreeSet<&String>, walking_a_tag:
 /// `image_properties` per image walked, which made a property page ~10× dearer than a plain
 /// one at 100k images. SQLite has no such column: one counting subquery (names are unique per
 /// image, so the count reaches the number of filters only if all hold).
-fn push_property_filters(b: &mut SqlBuilder, properties: &BTreeMap<String, String>) {
+fn push_property_filters(b: &mut SqlBuilder, properties: &[(&String, &String)]) {
     if properties.is_empty() {
         return;
     }
@@ -433,9 +394,9 @@ fn push_property_filters(b: &mut SqlBuilder, properties: &BTreeMap<String, Strin
                 " AND (COALESCE(images.children, glance_rs_image_children(images.id)) \
                  -> 'properties' ->> ",
             )
-            .param(SqlParam::Text(name.clone()))
+            .param(SqlParam::Text(name.to_string()))
             .sql("::text) = ")
-            .param(SqlParam::Text(value.clone()));
+            .param(SqlParam::Text(value.to_string()));
         }
         return;
     }
@@ -450,9 +411,9 @@ fn push_property_filters(b: &mut SqlBuilder, properties: &BTreeMap<String, Strin
             b.sql(" OR ");
         }
         b.sql("(image_properties.name = ")
-            .param(SqlParam::Text(name.clone()))
+            .param(SqlParam::Text(name.to_string()))
             .sql(" AND image_properties.value = ")
-            .param(SqlParam::Text(value.clone()))
+            .param(SqlParam::Text(value.to_string()))
             .sql(")");
     }
     b.sql(")) = ")

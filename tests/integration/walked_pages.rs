@@ -1,8 +1,9 @@
-//! Schema version 8, on both SQL backends: tag rows carry their image's `created_at` (kept by
-//! triggers), so a page filtered by a tag is walked along the tag's index in list order. Tags
-//! written by plain SQL (real Glance sharing the database) are listed in order, across a
-//! marker, and a second live row of one tag on one image (Glance's table has no unique key on
-//! it) lists the image once.
+//! Schema version 8, on both SQL backends: tag and property rows carry their image's
+//! `created_at` (kept by triggers), so a page filtered by a tag or a property is walked along
+//! their index in list order (src/data_access/sql/walk.rs). Tags and properties written by
+//! plain SQL (real Glance sharing the database) are listed in order, across a marker, and a
+//! second live row of one tag on one image (Glance's table has no unique key on it) lists the
+//! image once.
 
 use glance_rs::data_access::DataAccess;
 use glance_rs::domain::{Image, ImageQuery, Visibility};
@@ -10,8 +11,8 @@ use glance_rs::domain::{Image, ImageQuery, Visibility};
 use crate::conformance::{admin, create, new_image};
 
 /// Three images, the oldest tagged `blue` by the backend, then `sql` run with `{one}` and
-/// `{two}` replaced by the ids of the other two, and `unset` the number of tag rows whose copy
-/// of `created_at` differs from their image's.
+/// `{two}` replaced by the ids of the other two, and `unset` the number of tag and property
+/// rows whose copy of `created_at` differs from their image's.
 async fn check<F, G>(da: &dyn DataAccess, run_sql: F, unset: G)
 where
     F: AsyncFnOnce(String),
@@ -30,7 +31,12 @@ where
          ('{one}', 'blue', '2030-01-01 00:00:00', false), \
          ('{two}', 'blue', '2030-01-01 00:00:00', false), \
          ('{one}', 'blue', '2030-01-01 00:00:00', false), \
-         ('{two}', 'blue', '2030-01-01 00:00:00', true)",
+         ('{two}', 'blue', '2030-01-01 00:00:00', true); \
+         INSERT INTO image_properties (image_id, name, value, created_at, deleted) VALUES \
+         ('{zero}', 'os_version', '12', '2030-01-01 00:00:00', false), \
+         ('{one}', 'os_version', '12', '2030-01-01 00:00:00', true), \
+         ('{two}', 'os_version', '12', '2030-01-01 00:00:00', false)",
+        zero = ids[0],
         one = ids[1],
         two = ids[2]
     ))
@@ -66,6 +72,14 @@ where
         .await
         .expect("list");
     assert_eq!(listed(rest), [ids[0].clone()]);
+    let mut by_property = page(1, None);
+    by_property.filters.tags.clear();
+    (by_property.filters.properties).insert("os_version".into(), "12".into());
+    let first = da.image_get_all(&admin, &by_property).await.expect("list");
+    assert_eq!(listed(first), [ids[2].clone()]);
+    by_property.marker = Some(ids[2].clone());
+    let rest = da.image_get_all(&admin, &by_property).await.expect("list");
+    assert_eq!(listed(rest), [ids[0].clone()]);
 }
 
 #[cfg(feature = "direct-postgres")]
@@ -83,7 +97,9 @@ async fn postgres_tag_pages_follow_tags_written_by_plain_sql() {
             count_rows(
                 &url,
                 "SELECT 1 FROM image_tags t JOIN images i ON i.id = t.image_id \
-                 WHERE t.glance_rs_image_created_at IS DISTINCT FROM i.created_at",
+                 WHERE t.glance_rs_image_created_at IS DISTINCT FROM i.created_at \
+                 UNION ALL SELECT 1 FROM image_properties p JOIN images i ON i.id = p.image_id \
+                 WHERE p.glance_rs_image_created_at IS DISTINCT FROM i.created_at",
             )
             .await
         },
@@ -108,8 +124,10 @@ async fn sqlite_tag_pages_follow_tags_written_by_plain_sql() {
         async || {
             let unset: i64 = connect()
                 .query_row(
-                    "SELECT COUNT(*) FROM image_tags t JOIN images i ON i.id = t.image_id \
-                     WHERE t.glance_rs_image_created_at IS NOT i.created_at",
+                    "SELECT (SELECT COUNT(*) FROM image_tags t JOIN images i \
+                     ON i.id = t.image_id WHERE t.glance_rs_image_created_at IS NOT i.created_at) \
+                     + (SELECT COUNT(*) FROM image_properties p JOIN images i \
+                     ON i.id = p.image_id WHERE p.glance_rs_image_created_at IS NOT i.created_at)",
                     [],
                     |r| r.get(0),
                 )

@@ -1,0 +1,94 @@
+//! Where a page of images is read from: the images in list order, or (schema version 8) the
+//! live rows of one of its tags or property filters, which carry a copy of their image's
+//! `created_at` (kept by triggers) and are indexed in list order.
+//!
+//! A page filtered by a tag on 2 % of a million images, walked along the images, probed the
+//! tag once per image until 20 matched: 1,000 probes for an admin, 6,700 rows for a member who
+//! sees 15 % of the catalogue. Walked along the tag's own rows it reads 20 ÷ the share of the
+//! tag's images the caller may see, whatever the size of the catalogue and however rare the
+//! tag. The same holds for a property filter. The walk's plan fits every value, so
+//! PostgreSQL may cache the statement.
+
+use super::{Dialect, SqlBuilder, SqlParam};
+use crate::domain::{ImageQuery, SortKey};
+
+/// Characters of a property value in the property index: PostgreSQL refuses B-tree entries
+/// over ~2,700 bytes, and Glance allows values up to 65,535. The walk compares this prefix
+/// (by the index) and then the whole value.
+const PROPERTY_VALUE_INDEXED_CHARS: u32 = 256;
+
+/// The rows a page walks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Walk<'a> {
+    Images,
+    Tag(&'a str),
+    Property(&'a str, &'a str),
+}
+
+/// Whether the page walks a tag's or a property's rows rather than the images: a tag or
+/// property filter, with the default keys, `created_at` then `id` (either direction).
+pub fn walks_child_rows(query: &ImageQuery) -> bool {
+    choose(query) != Walk::Images
+}
+
+/// The first tag (in sorted order) if any, else the first property filter: the walk reads
+/// that filter's rows, and the other filters are checked per row walked.
+pub(super) fn choose(query: &ImageQuery) -> Walk<'_> {
+    let default_order = matches!(
+        super::sort_with_tie_breakers(&query.sort).as_slice(),
+        [(SortKey::CreatedAt, first), (SortKey::Id, second)] if first == second
+    );
+    if !default_order {
+        return Walk::Images;
+    }
+    if let Some(tag) = query.filters.tags.iter().min() {
+        return Walk::Tag(tag);
+    }
+    match query.filters.properties.iter().next() {
+        Some((name, value)) => Walk::Property(name, value),
+        None => Walk::Images,
+    }
+}
+
+/// ` FROM … WHERE` the walked rows joined to their live images (`CROSS JOIN`: SQLite, which
+/// never reorders one, walks the child rows first; PostgreSQL plans it as any inner join).
+/// Tags: each image once, as Glance's table has no unique key on (image_id, value), so a
+/// second live row for the same tag on an image (a race between writers) is skipped in favour
+/// of the first. Properties are unique per image and name.
+pub(super) fn push_from(b: &mut SqlBuilder, walk: Walk<'_>) {
+    match walk {
+        Walk::Images => {
+            // `NOT images.deleted`, the predicate of the partial list indexes (schema version
+            // 7), so a page never walks deleted rows; SQLite cannot read Glance's
+            // ix_images_deleted for it.
+            b.sql(" FROM images WHERE NOT images.deleted");
+            return;
+        }
+        Walk::Tag(tag) => {
+            b.sql(" FROM image_tags AS walked CROSS JOIN images WHERE walked.value = ")
+                .param(SqlParam::Text(tag.to_string()))
+                .sql(
+                    " AND NOT EXISTS (SELECT 1 FROM image_tags AS twin \
+                     WHERE twin.image_id = walked.image_id AND twin.value = walked.value \
+                     AND NOT twin.deleted AND twin.id < walked.id)",
+                );
+        }
+        Walk::Property(name, value) => {
+            b.sql(" FROM image_properties AS walked CROSS JOIN images WHERE walked.name = ")
+                .param(SqlParam::Text(name.to_string()));
+            if b.dialect == Dialect::Postgres {
+                let chars = PROPERTY_VALUE_INDEXED_CHARS.to_string();
+                b.sql(" AND left(walked.value, ")
+                    .sql(&chars)
+                    .sql(") = left(")
+                    .param(SqlParam::Text(value.to_string()))
+                    .sql(", ")
+                    .sql(&chars)
+                    .sql(")");
+            }
+            b.sql(" AND walked.value = ")
+                .param(SqlParam::Text(value.to_string()));
+        }
+    }
+    b.sql(" AND NOT walked.deleted AND images.id = walked.image_id AND NOT images.deleted");
+}
