@@ -4,8 +4,9 @@
 -- member): not flat. Each tag and property row now carries a copy of its image's
 -- `created_at`, so an index over live rows on (value, that copy, image_id) holds every tag's
 -- images in the default list order, and a page reads about 20 index entries (admin) or 20 ÷
--- the share of images the caller sees (a member). Properties are indexed by a prefix of their
--- value: B-tree entries are limited to ~2,700 bytes and Glance allows 65,535.
+-- the share of images the caller sees (a member). Only property values of up to 256 characters
+-- are indexed: B-tree entries are limited to ~2,700 bytes and Glance allows 65,535 (a filter
+-- on a longer value walks the images, src/data_access/sql/walk.rs).
 -- Additive: nullable columns of ours on Glance's tables (Glance's ORM names the columns it
 -- writes and never reads these) and triggers that keep them right whoever writes the row
 -- (glance-api, real Glance in a mixed fleet, plain SQL). On a large database the backfill
@@ -64,5 +65,5 @@ ALTER TABLE image_properties ENABLE TRIGGER image_properties_updated;
 CREATE INDEX IF NOT EXISTS glance_rs_image_tags_live_value_created_at
     ON image_tags (value, glance_rs_image_created_at, image_id) WHERE NOT deleted;
 CREATE INDEX IF NOT EXISTS glance_rs_image_properties_live_value_created_at
-    ON image_properties (name, (left(value, 256)), glance_rs_image_created_at, image_id)
-    WHERE NOT deleted;
+    ON image_properties (name, value, glance_rs_image_created_at, image_id)
+    WHERE NOT deleted AND length(value) <= 256;
