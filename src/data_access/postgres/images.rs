@@ -13,7 +13,7 @@ use super::rows::{
 };
 use super::{children, pg_error};
 use crate::data_access::sql::{
-    push_image_list_body, walks_child_rows, Dialect, SqlBuilder, SqlParam, Statement,
+    planned_per_call, push_image_list_body, Dialect, SqlBuilder, SqlParam, Statement,
 };
 use crate::data_access::{DaResult, DataAccessError};
 use crate::domain::policy::{is_image_mutable, is_image_visible, membership_project};
@@ -429,7 +429,7 @@ pub async fn get_all(
     let statement = list_statement(ctx, query, marker.as_ref())?;
     let params: Vec<PgParam<'_>> = statement.params.iter().map(PgParam).collect();
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-    let rows = if query.filters.tags.is_empty() || walks_child_rows(query) {
+    let rows = if !planned_per_call(query) {
         let prepared = client
             .prepare_cached(&statement.sql)
             .await
@@ -443,11 +443,7 @@ pub async fn get_all(
         }
         rows
     } else {
-        // A tag page in another order, planned for its values every time: whether it is read
-        // from the tag's index (a rare tag) or by walking the list in order (a common one)
-        // depends on the tag, and a cached statement's generic plan, once PostgreSQL settles
-        // on it, would walk a million images for a tag on three of them. (A page in the
-        // default order walks the tag's own rows, good for any tag, and is cached: walk.rs.)
+        // Planned for its values every time (`planned_per_call`).
         client
             .query(statement.sql.as_str(), &refs)
             .await

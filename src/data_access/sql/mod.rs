@@ -23,7 +23,7 @@ mod walk;
 
 use keyset::{push_marker, push_order_by_on};
 pub use keyset::{push_order_by, sort_with_tie_breakers};
-pub use walk::walks_child_rows;
+pub use walk::planned_per_call;
 use walk::Walk;
 
 /// A statement parameter, typed after the column it is compared with.

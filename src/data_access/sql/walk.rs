@@ -28,10 +28,15 @@ pub(super) enum Walk<'a> {
     Property(&'a str, &'a str),
 }
 
-/// Whether the page walks a tag's or a property's rows rather than the images: a tag or
-/// property filter, with the default keys, `created_at` then `id` (either direction).
-pub fn walks_child_rows(query: &ImageQuery) -> bool {
-    choose(query) != Walk::Images
+/// Whether PostgreSQL should plan the list statement for its values on every call rather than
+/// cache it: a tag filter read in another order than the default (whether to read the tag's
+/// rows or walk the images depends on how common the tag is, and a generic plan, once settled
+/// on, would walk a million images for a tag on three of them), and a status filter (the
+/// recovery pass's `saving`, `uploading` and `importing`, read from a partial index, schema
+/// version 8, that only a plan knowing the status can use).
+pub fn planned_per_call(query: &ImageQuery) -> bool {
+    let tags_in_another_order = !query.filters.tags.is_empty() && choose(query) == Walk::Images;
+    tags_in_another_order || query.filters.status.is_some()
 }
 
 /// The first tag (in sorted order) if any, else the first property filter (if its value is

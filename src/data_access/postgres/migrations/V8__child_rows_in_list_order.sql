@@ -67,3 +67,11 @@ CREATE INDEX IF NOT EXISTS glance_rs_image_tags_live_value_created_at
 CREATE INDEX IF NOT EXISTS glance_rs_image_properties_live_value_created_at
     ON image_properties (name, value, glance_rs_image_created_at, image_id)
     WHERE NOT deleted AND length(value) <= 256;
+
+-- Images in transit, which every node's recovery pass looks for at start and every
+-- `stale_upload_seconds / 4` (src/recovery.rs: `saving`, `uploading` and `importing` images
+-- untouched for too long): without an index each pass read the whole images table (350 MB at a
+-- million images) three times. Partial, so it holds only the few images in transit and changes
+-- only when one enters or leaves.
+CREATE INDEX IF NOT EXISTS glance_rs_images_in_transit ON images (status, updated_at)
+    WHERE status IN ('saving', 'uploading', 'importing') AND NOT deleted;
