@@ -414,12 +414,12 @@ pub fn list_statement(
 }
 
 pub async fn get_all(
-    client: &Object,
+    client: &mut Object,
     ctx: &RequestContext,
     query: &ImageQuery,
 ) -> DaResult<Vec<Image>> {
     let marker = match &query.marker {
-        Some(marker_id) => match load(client, ctx, marker_id, false, false).await {
+        Some(marker_id) => match load(&*client, ctx, marker_id, false, false).await {
             Ok(image) => Some(image),
             Err(DataAccessError::Forbidden(_)) => return Err(not_found(marker_id)),
             Err(err) => return Err(err),
@@ -443,11 +443,19 @@ pub async fn get_all(
         }
         rows
     } else {
-        // Planned for its values every time (`planned_per_call`).
-        client
+        // Planned for its values (`planned_per_call`): sessions keep generic plans
+        // (`SESSION_DEFAULTS`), so this one statement asks for a custom plan, in a transaction
+        // of its own so the setting cannot outlive it (a dropped transaction rolls back).
+        let txn = client.transaction().await.map_err(pg_error)?;
+        txn.batch_execute("SET LOCAL plan_cache_mode = force_custom_plan")
+            .await
+            .map_err(pg_error)?;
+        let rows = txn
             .query(statement.sql.as_str(), &refs)
             .await
-            .map_err(pg_error)?
+            .map_err(pg_error)?;
+        txn.commit().await.map_err(pg_error)?;
+        rows
     };
     let mut images = Vec::with_capacity(rows.len());
     for row in &rows {
