@@ -149,8 +149,11 @@ pub fn nul_refused() -> ApiError {
 /// 400 "Error decoding your request…" (webob's words) for a URL part whose percent-escapes are
 /// not UTF-8.
 pub fn ensure_decodable(text: &str) -> Result<(), ApiError> {
-    let bytes: Vec<u8> = percent_encoding::percent_decode_str(text).collect();
-    if std::str::from_utf8(&bytes).is_err() {
+    // Borrows (no copy, no second UTF-8 pass) when the text has no escapes, as most paths.
+    if percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .is_err()
+    {
         return Err(ApiError::bad_request(
             "Error decoding your request. Either the URL or the request body contained \
              characters that could not be decoded by Glance",

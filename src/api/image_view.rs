@@ -1,11 +1,10 @@
 //! The image as Glance 33 renders it (`ResponseSerializer._format_image`): custom properties
-//! first, then the base attributes in Glance's order, then links. serde_json's map sorts keys,
-//! so the order is written by hand here.
-
-use serde::ser::{SerializeMap, Serializer};
-use serde::Serialize;
+//! first, then the base attributes in Glance's order, then links, written by hand in that order
+//! (`json::Writer`).
 
 use crate::domain::{format_timestamp, Image};
+use crate::json::Scalar::{Boolean, Integer, Text};
+use crate::json::Writer;
 
 /// Internal properties Glance never shows.
 const HIDDEN_PROPERTIES: &[&str] = &["os_glance_stage_host", "os_glance_hash_op_host"];
@@ -39,42 +38,66 @@ const BASE_KEYS: &[&str] = &[
     "stores",
 ];
 
-/// Serializes an image exactly as Glance does (use with `api::json::respond`).
+/// An image exactly as Glance renders it, written into a JSON body.
 pub(crate) struct ImageView<'a>(pub &'a Image);
 
-impl Serialize for ImageView<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+impl ImageView<'_> {
+    /// The body of one image (`GET`, `PATCH`, `POST /v2/images`).
+    pub fn body(&self) -> Writer {
+        let mut out = Writer::with_capacity(1024);
+        self.write(&mut out);
+        out
+    }
+
+    pub fn write(&self, out: &mut Writer) {
         let image = self.0;
-        let mut map = serializer.serialize_map(None)?;
+        out.begin_object();
         for (key, value) in &image.properties {
             if !HIDDEN_PROPERTIES.contains(&key.as_str()) && !BASE_KEYS.contains(&key.as_str()) {
-                map.serialize_entry(key, value)?;
+                out.key(key);
+                out.scalar(Text(value.as_deref()));
             }
         }
-        map.serialize_entry("name", &image.name)?;
-        map.serialize_entry("disk_format", &image.disk_format)?;
-        map.serialize_entry("container_format", &image.container_format)?;
-        map.serialize_entry("visibility", image.visibility.as_str())?;
-        map.serialize_entry("size", &image.size)?;
-        map.serialize_entry("virtual_size", &image.virtual_size)?;
-        map.serialize_entry("status", image.status.as_str())?;
-        map.serialize_entry("checksum", &image.checksum)?;
-        map.serialize_entry("protected", &image.protected)?;
-        map.serialize_entry("min_ram", &image.min_ram)?;
-        map.serialize_entry("min_disk", &image.min_disk)?;
-        map.serialize_entry("owner", &image.owner)?;
-        map.serialize_entry("os_hidden", &image.os_hidden)?;
-        map.serialize_entry("os_hash_algo", &image.os_hash_algo)?;
-        map.serialize_entry("os_hash_value", &image.os_hash_value)?;
-        map.serialize_entry("id", &image.id)?;
-        map.serialize_entry("created_at", &format_timestamp(&image.created_at))?;
+        let created_at = format_timestamp(&image.created_at);
         // Glance's isotime(None) would print "now"; the creation time is the honest fallback.
-        let updated_at = image.updated_at.as_ref().unwrap_or(&image.created_at);
-        map.serialize_entry("updated_at", &format_timestamp(updated_at))?;
-        map.serialize_entry("tags", &image.tags)?;
-        map.serialize_entry("self", &ImageLink(&image.id, ""))?;
-        map.serialize_entry("file", &ImageLink(&image.id, "/file"))?;
-        map.serialize_entry("schema", "/v2/schemas/image")?;
+        let updated_at = format_timestamp(image.updated_at.as_ref().unwrap_or(&image.created_at));
+        let base = [
+            ("name", Text(image.name.as_deref())),
+            ("disk_format", Text(image.disk_format.as_deref())),
+            ("container_format", Text(image.container_format.as_deref())),
+            ("visibility", Text(Some(image.visibility.as_str()))),
+            ("size", Integer(image.size)),
+            ("virtual_size", Integer(image.virtual_size)),
+            ("status", Text(Some(image.status.as_str()))),
+            ("checksum", Text(image.checksum.as_deref())),
+            ("protected", Boolean(image.protected)),
+            ("min_ram", Integer(Some(image.min_ram.into()))),
+            ("min_disk", Integer(Some(image.min_disk.into()))),
+            ("owner", Text(image.owner.as_deref())),
+            ("os_hidden", Boolean(image.os_hidden)),
+            ("os_hash_algo", Text(image.os_hash_algo.as_deref())),
+            ("os_hash_value", Text(image.os_hash_value.as_deref())),
+            ("id", Text(Some(&image.id))),
+            ("created_at", Text(Some(&created_at))),
+            ("updated_at", Text(Some(&updated_at))),
+        ];
+        for (key, value) in base {
+            out.key(key);
+            out.scalar(value);
+        }
+        out.key("tags");
+        out.begin_array();
+        for tag in &image.tags {
+            out.item();
+            out.string(tag);
+        }
+        out.end_array();
+        out.key("self");
+        out.joined(&["/v2/images/", &image.id]);
+        out.key("file");
+        out.joined(&["/v2/images/", &image.id, "/file"]);
+        out.key("schema");
+        out.string("/v2/schemas/image");
         // Multi-store: the stores holding a copy (location metadata `store`), comma-joined.
         let stores: Vec<&str> = image
             .locations
@@ -82,29 +105,34 @@ impl Serialize for ImageView<'_> {
             .filter_map(|l| l.metadata.get("store").and_then(|v| v.as_str()))
             .collect();
         if !stores.is_empty() {
-            map.serialize_entry("stores", &stores.join(","))?;
+            out.key("stores");
+            out.string(&stores.join(","));
         }
-        map.end()
-    }
-}
-
-/// `/v2/images/{id}` plus a suffix, written straight into the output (no `String` per link).
-struct ImageLink<'a>(&'a str, &'static str);
-
-impl Serialize for ImageLink<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&format_args!("/v2/images/{}{}", self.0, self.1))
+        out.end_object();
     }
 }
 
 /// `GET /v2/images`: `{"images": […], "first": …, "schema": …, "next": …}` in Glance's order.
-#[derive(Serialize)]
-pub(crate) struct ImageList<'a> {
-    pub images: Vec<ImageView<'a>>,
-    pub first: String,
-    pub schema: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next: Option<String>,
+pub(crate) fn list_body(images: &[Image], first: &str, next: Option<&str>) -> Writer {
+    let mut out = Writer::with_capacity(256 + 1024 * images.len());
+    out.begin_object();
+    out.key("images");
+    out.begin_array();
+    for image in images {
+        out.item();
+        ImageView(image).write(&mut out);
+    }
+    out.end_array();
+    out.key("first");
+    out.string(first);
+    out.key("schema");
+    out.string("/v2/schemas/images");
+    if let Some(next) = next {
+        out.key("next");
+        out.string(next);
+    }
+    out.end_object();
+    out
 }
 
 #[cfg(test)]
@@ -171,21 +199,22 @@ mod tests {
         image
             .properties
             .insert("custom_prop".to_string(), Some("hello".to_string()));
-        let text = crate::api::json::to_python_json(&ImageView(&image));
+        let text = ImageView(&image).body().into_string();
         assert_eq!(text, glance);
     }
 
     #[test]
     fn list_envelope_order() {
         let image = sample();
-        let list = ImageList {
-            images: vec![ImageView(&image)],
-            first: "/v2/images".into(),
-            schema: "/v2/schemas/images",
-            next: None,
-        };
-        let text = crate::api::json::to_python_json(&list);
+        let text = list_body(&[image.clone(), image], "/v2/images", None).into_string();
         assert!(text.starts_with("{\"images\": [{\"os_distro\""));
+        assert!(text.contains("\"schema\": \"/v2/schemas/image\"}, {\"os_distro\""));
         assert!(text.ends_with("\"first\": \"/v2/images\", \"schema\": \"/v2/schemas/images\"}"));
+        let next = list_body(&[], "/v2/images", Some("/v2/images?marker=x")).into_string();
+        assert_eq!(
+            next,
+            "{\"images\": [], \"first\": \"/v2/images\", \"schema\": \"/v2/schemas/images\", \
+             \"next\": \"/v2/images?marker=x\"}"
+        );
     }
 }

@@ -7,7 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{Map, Value};
 
-use super::image_view::{ImageList, ImageView};
+use super::image_view::{list_body, ImageView};
 use super::patch::{self, Dialect, Draft, Patcher};
 use super::{common, json, list_params, middleware, schemas, versions, State};
 use crate::api::auth::Caller;
@@ -45,13 +45,8 @@ pub async fn index(
         .is_some_and(|limit| !images.is_empty() && images.len() as u64 == u64::from(limit));
     let next_marker = images.last().filter(|_| full_page).map(|i| i.id.as_str());
     let (first, next) = list_params::page_links(&pairs, next_marker);
-    let body = ImageList {
-        images: images.iter().map(ImageView).collect(),
-        first,
-        schema: "/v2/schemas/images",
-        next,
-    };
-    Ok(json::respond(StatusCode::OK, &body))
+    let body = list_body(&images, &first, next.as_deref());
+    Ok(json::respond_written(StatusCode::OK, body))
 }
 
 /// `POST /v2/images`
@@ -79,7 +74,7 @@ pub async fn create(
             }
             other => other.into(),
         })?;
-    let mut response = json::respond(StatusCode::CREATED, &ImageView(&image));
+    let mut response = json::respond_written(StatusCode::CREATED, ImageView(&image).body());
     let location = format!("{}/v2/images/{}", versions::base_url(&req), image.id);
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);
@@ -120,7 +115,10 @@ pub async fn show(
 ) -> Result<HttpResponse, ApiError> {
     common::reject_body(&req)?;
     let image = common::find_image(&state, &ctx, &path).await?;
-    Ok(json::respond(StatusCode::OK, &ImageView(&image)))
+    Ok(json::respond_written(
+        StatusCode::OK,
+        ImageView(&image).body(),
+    ))
 }
 
 /// `PATCH /v2/images/{id}`
@@ -157,7 +155,10 @@ pub async fn update(
         &state.settings.image_format.disk_formats,
     )
     .await?;
-    Ok(json::respond(StatusCode::OK, &ImageView(&updated)))
+    Ok(json::respond_written(
+        StatusCode::OK,
+        ImageView(&updated).body(),
+    ))
 }
 
 /// A parsed PATCH document from the image as found to the image as stored: the handler's
