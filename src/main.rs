@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use glance_rs::config::{Service, Settings};
 
 fn main() -> ExitCode {
+    glance_rs::server::allocator::fix_mmap_threshold();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let mut config_path: Option<PathBuf> = None;
     let mut command = "serve".to_string();

@@ -198,6 +198,7 @@ def main():
     parser.add_argument("--rss-mib", type=int, default=1024, help="the upload the RSS is read after")
     parser.add_argument("--get-seconds", type=int, default=5, help="wrk run per API node")
     parser.add_argument("--pin", action="store_true", help="Garage on CPU 0, everything else on CPU 1")
+    parser.add_argument("--rss-only", action="store_true", help="only the peak RSS during one upload")
     args = parser.parse_args()
     s3 = s3_env()
     if args.pin:
@@ -206,10 +207,14 @@ def main():
     try:
         with run.postgres(workdir) as pg_url:
             db_url = run.fresh_database(pg_url, "bench_s3", workdir)
-            ups, downs, puts, gets, cpus, per_node = measure(workdir, s3, db_url, args)
+            if not args.rss_only:
+                ups, downs, puts, gets, cpus, per_node = measure(workdir, s3, db_url, args)
             rss = peak_rss_during_upload(workdir, s3, args.part_mib, args.rss_mib, db_url)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    if args.rss_only:
+        print(f"glance-api peak RSS after a {args.rss_mib} MiB upload to S3 in {args.part_mib} MiB parts: {rss:.1f} MiB")
+        return
 
     def line(label, runs):
         return f"  {label:34s} median {statistics.median(runs):7.1f} MiB/s  ({', '.join(f'{r:.0f}' for r in runs)})"

@@ -11,6 +11,7 @@ use actix_web::rt::net::TcpStream;
 use actix_web::{web, App, HttpServer};
 
 pub mod activation;
+pub mod allocator;
 pub mod connection;
 
 use connection::AnsweredConnection;
