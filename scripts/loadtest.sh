@@ -7,8 +7,9 @@
 # of tests/keystone/ (started here unless GLANCE_TEST_KEYSTONE_URL names one).
 #   scripts/loadtest.sh [--duration SECONDS] [--connections N] [--upload-mib N] [--out docs]
 #   scripts/loadtest.sh --keystone-only [--duration SECONDS] [--rounds N]
-# The side-by-side GET image runs alone (direct-postgres, registry-proxy, the bare baseline and the
-# bare forwarding pair, examples/forward_baseline.rs in front of it: the registry hop at its floor), printed only:
+# The side-by-side GET image runs alone (direct-postgres, registry-proxy, the bare baseline in its
+# two shapes and the bare forwarding pair, examples/forward_baseline.rs in front of it: the
+# registry hop at its floor), with CPU microseconds per request of servers and PostgreSQL, printed only:
 #   scripts/loadtest.sh --side-by-side-only [--duration SECONDS] [--rounds N]
 # glance-direct imports (scripts/load/imports.py) are a row of every mode; alone, printed only:
 #   scripts/loadtest.sh --imports-only [--upload-mib N] [--rounds N]
@@ -17,13 +18,13 @@
 # Many clients (scripts/load/connections.py): 1k and 10k keep-alive connections, a connect-per-request storm.
 #   scripts/loadtest.sh --connection-profile [--counts 1000,10000] [--storm 1000] [--rounds 3] [--backend postgres|sqlite]
 # Instructions per GET image under valgrind's callgrind (scripts/load/callgrind.py): direct-postgres,
-# registry-proxy (api + registry) and the bare baseline.
+# registry-proxy (api + registry), the bare baseline in both shapes and the forwarding pair.
 #   scripts/loadtest.sh --instructions [--count 1000] [--warmup 300] [--json FILE]
 # GET image's SQL alone under pgbench, against the bare baseline's select (scripts/load/pgbench.py).
 #   scripts/loadtest.sh --pgbench [--rounds 5] [--duration 10] [--clients 8]
 # Uploads and downloads through the S3 store against a bare object_store client, and peak RSS
 # during a 1 GiB upload (scripts/load/s3.py), on one Garage node (tests/s3/lib.sh).
-#   scripts/loadtest.sh --s3 [--rounds 5] [--size-mib 256] [--part-mib 10] [--rss-mib 1024] [--pin]
+#   scripts/loadtest.sh --s3 [--rounds 5] [--size-mib 256] [--part-mib 10] [--rss-mib 1024] [--pin] [--rss-only]
 # The soak (scripts/load/soak.py): mixed load for 30 minutes with Prometheus scraping /metrics;
 # RSS, open files, database connections and latency over time, judged flat; docs/soak.{json,svg}.
 #   scripts/loadtest.sh --soak [--minutes 30] [--warmup 5] [--window 5] [--upload-mib 64]

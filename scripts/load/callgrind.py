@@ -4,8 +4,8 @@ noisy machine, unlike req/s. Called by `scripts/loadtest.sh --instructions` afte
 build.
 
 Runs, each under `valgrind --tool=callgrind`, on one PostgreSQL database: a direct-postgres
-glance-api, a registry-proxy glance-api with its glance-registry, and the bare baseline
-(examples/baseline.rs), and the bare forwarding pair (examples/forward_baseline.rs in front of
+glance-api, a registry-proxy glance-api with its glance-registry, the bare baseline
+(examples/baseline.rs) in both shapes (ten columns, and the service's own statement), and the bare forwarding pair (examples/forward_baseline.rs in front of
 that baseline: one keep-alive HTTP hop and no Glance logic, the registry hop's floor). Each
 serves WARMUP sequential keep-alive GETs of one image, then its
 counters are zeroed (`callgrind_control -z`), it serves COUNT more, and its counters are dumped
@@ -99,7 +99,7 @@ def main():
         cleanup.callback(lambda: [p.stop() for p in reversed(procs)])
         api = os.path.join(run.BIN, "glance-api")
         store = os.path.join(workdir, "images")
-        ports = [run.free_port() for _ in range(5)]
+        ports = [run.free_port() for _ in range(6)]
         registry = f"http://127.0.0.1:{ports[0]}"
         direct = f"http://127.0.0.1:{ports[1]}"
         proxy = f"http://127.0.0.1:{ports[2]}"
@@ -121,13 +121,16 @@ def main():
         forward = callgrind("forwarder", [os.path.join(run.BIN, "examples", "forward_baseline"),
                                           f"127.0.0.1:{ports[4]}", f"127.0.0.1:{ports[3]}"], {}, workdir)
         pair = f"http://127.0.0.1:{ports[4]}"
-        procs += [api_direct, api_proxy, bare, forward]
+        full = callgrind("bare baseline (full row)", [os.path.join(run.BIN, "examples", "baseline"),
+                                                      f"127.0.0.1:{ports[5]}", db_url, "full"], {}, workdir)
+        full_base = f"http://127.0.0.1:{ports[5]}"
+        procs += [api_direct, api_proxy, bare, forward, full]
         run.wait_healthy(direct, timeout=180)
         run.wait_healthy(proxy, timeout=180)
         ids = run.seed(direct)
         path = f"/v2/images/{ids[len(ids) // 2]}"
         # The baseline and the forwarder have no health check: wait until each answers the GET.
-        for base in (baseline, pair):
+        for base in (baseline, pair, full_base):
             deadline = time.time() + 180
             while True:
                 try:
@@ -141,6 +144,7 @@ def main():
             ("direct-postgres", direct, path, [api_direct]),
             ("registry-proxy over postgres", proxy, path, [api_proxy, reg]),
             ("bare baseline", baseline, path, [bare]),
+            ("bare baseline (full row)", full_base, path, [full]),
             ("bare forwarding pair", pair, path, [forward, bare]),
         ], args.warmup, args.count)
     bare_total = figures["bare baseline"]["bare baseline"]
@@ -152,6 +156,8 @@ def main():
     direct_total = figures["direct-postgres"]["glance-api direct-postgres"]
     proxy_total = sum(figures["registry-proxy over postgres"].values())
     print(f"  direct-postgres / bare baseline: x{direct_total / bare_total:.2f} instructions")
+    full_total = figures["bare baseline (full row)"]["bare baseline (full row)"]
+    print(f"  direct-postgres / bare baseline (full row): x{direct_total / full_total:.2f} instructions")
     print(f"  registry-proxy (api + registry) / direct-postgres: x{proxy_total / direct_total:.2f} instructions")
     pair_total = sum(figures["bare forwarding pair"].values())
     print(f"  bare forwarding pair (forwarder + baseline) / bare baseline: x{pair_total / bare_total:.2f} instructions"

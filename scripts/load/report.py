@@ -61,6 +61,18 @@ def markdown(r):
         if "bare forwarding pair" in side:
             lines.append(f"- bare forwarding pair / bare baseline, GET image: **{ratio(side['bare forwarding pair']['median'], bare)}** "
                          "(one keep-alive HTTP hop and nothing else: the hop's floor, beside the line above)")
+        if "bare baseline (full row)" in side:
+            lines.append(f"- direct-postgres GET image / bare baseline (full row): **{ratio(direct, side['bare baseline (full row)']['median'])}** "
+                         "(the service's own statement and every column it reads, answered with no Glance logic)")
+        if all("cpu_us_per_request" in s for s in side.values()):
+            parts = list(next(iter(side.values()))["cpu_us_per_request"])
+            lines += ["", "CPU per request during those runs (microseconds, medians; servers from `/proc/PID/stat`, "
+                      "PostgreSQL as the sum of its processes; the registry counts with registry-proxy, the baseline "
+                      "with the forwarding pair):", "",
+                      "| server | " + " | ".join(parts) + " | sum |", "|---|" + "---:|" * (len(parts) + 1)]
+            for name, s in side.items():
+                us = s["cpu_us_per_request"]
+                lines.append(f"| {name} | " + " | ".join(f"{us[p]:.1f}" for p in parts) + f" | {sum(us.values()):.1f} |")
     ks = r.get("keystone_side_by_side")
     if ks:
         noauth, warm = ks["noauth"]["median"], ks["keystone (warm cache)"]["median"]

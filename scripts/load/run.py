@@ -286,7 +286,44 @@ def run_mode(label, mode, backend, args, workdir, pg_admin_url, results):
             p.stop()
 
 
-SIDE_BY_SIDE = ["direct-postgres", "registry-proxy over postgres", "bare baseline", "bare forwarding pair"]
+SIDE_BY_SIDE = ["direct-postgres", "registry-proxy over postgres", "bare baseline", "bare baseline (full row)",
+                "bare forwarding pair"]
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids):
+    """User and system CPU seconds used so far by these processes (`/proc/PID/stat`)."""
+    user = system = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # a PostgreSQL backend that has gone since it was listed
+        user += int(fields[11]) / CLOCK_TICKS
+        system += int(fields[12]) / CLOCK_TICKS
+    return user, system
+
+
+def postgres_pids():
+    """Every PostgreSQL server process on the machine (the load test's cluster, and any other
+    idle one): their CPU during a run is the database's share of it."""
+    out = subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True).stdout
+    return [int(pid) for pid in out.split()]
+
+
+def wrk_with_cpu(url, connections, duration, server_pids):
+    """wrk's figures, plus the CPU microseconds per request its run cost the servers (user and
+    system) and PostgreSQL."""
+    pg = postgres_pids()
+    (su0, ss0), (pu0, ps0) = cpu_seconds(server_pids), cpu_seconds(pg)
+    result = wrk(url, "get.lua", duration, connections)
+    (su1, ss1), (pu1, ps1) = cpu_seconds(server_pids), cpu_seconds(pg)
+    requests = max(result["requests"], 1)
+    per = lambda seconds: seconds / requests * 1e6
+    result["cpu_us"] = {"server user": per(su1 - su0), "server system": per(ss1 - ss0),
+                        "postgres": per(pu1 - pu0 + ps1 - ps0)}
+    return result
 
 
 def side_by_side(args, workdir, pg_admin_url, results):
@@ -307,7 +344,7 @@ def side_by_side(args, workdir, pg_admin_url, results):
     procs = []
     try:
         registry_port, direct_port, proxy_port = free_port(), free_port(), free_port()
-        baseline_port, forward_port = free_port(), free_port()
+        baseline_port, forward_port, full_port = free_port(), free_port(), free_port()
         registry_base = f"http://127.0.0.1:{registry_port}"
         procs.append(Proc("registry", [os.path.join(BIN, "glance-registry")], {
             "GLANCE__SERVER__BIND": f"127.0.0.1:{registry_port}", "GLANCE__DATA_ACCESS__MODE": "direct-postgres",
@@ -326,6 +363,8 @@ def side_by_side(args, workdir, pg_admin_url, results):
                           {}, mode_dir))
         procs.append(Proc("forward-baseline", [os.path.join(BIN, "examples", "forward_baseline"),
                                                f"127.0.0.1:{forward_port}", f"127.0.0.1:{baseline_port}"], {}, mode_dir))
+        procs.append(Proc("baseline-full", [os.path.join(BIN, "examples", "baseline"), f"127.0.0.1:{full_port}",
+                                            db_url, "full"], {}, mode_dir))
         wait_healthy(direct)
         wait_healthy(proxy)
         time.sleep(1)  # the baseline and the forwarding pair have no health check
@@ -334,19 +373,32 @@ def side_by_side(args, workdir, pg_admin_url, results):
         urls = {"direct-postgres": f"{direct}/v2/images/{target}",
                 "registry-proxy over postgres": f"{proxy}/v2/images/{target}",
                 "bare baseline": f"http://127.0.0.1:{baseline_port}/v2/images/{target}",
+                "bare baseline (full row)": f"http://127.0.0.1:{full_port}/v2/images/{target}",
                 "bare forwarding pair": f"http://127.0.0.1:{forward_port}/v2/images/{target}"}
+        pid = {p.name: p.proc.pid for p in procs}
+        serving = {"direct-postgres": [pid["api-direct"]], "registry-proxy over postgres": [pid["api-proxy"], pid["registry"]],
+                   "bare baseline": [pid["baseline"]], "bare baseline (full row)": [pid["baseline-full"]],
+                   "bare forwarding pair": [pid["forward-baseline"], pid["baseline"]]}
         runs = {name: [] for name in SIDE_BY_SIDE}
+        cpu = {name: [] for name in SIDE_BY_SIDE}
         for _ in range(args.rounds):
             for name in SIDE_BY_SIDE:
-                runs[name].append(wrk(urls[name], "get.lua", args.duration, args.connections)["rps"])
-        results["side_by_side"] = {name: {"runs": runs[name], "median": statistics.median(runs[name])}
-                                   for name in SIDE_BY_SIDE}
+                result = wrk_with_cpu(urls[name], args.connections, args.duration, serving[name])
+                runs[name].append(result["rps"])
+                cpu[name].append(result["cpu_us"])
+        results["side_by_side"] = {
+            name: {"runs": runs[name], "median": statistics.median(runs[name]),
+                   "cpu_us_per_request": {part: statistics.median(r[part] for r in cpu[name]) for part in cpu[name][0]}}
+            for name in SIDE_BY_SIDE}
         for name in SIDE_BY_SIDE:
             shown = ", ".join(f"{x:.0f}" for x in runs[name])
-            print(f"   {name:30s} median {statistics.median(runs[name]):9.1f} req/s  ({shown})", flush=True)
+            parts = results["side_by_side"][name]["cpu_us_per_request"]
+            print(f"   {name:30s} median {statistics.median(runs[name]):9.1f} req/s  ({shown}); CPU us/request: "
+                  + ", ".join(f"{part} {us:.1f}" for part, us in parts.items()), flush=True)
         median = {name: results["side_by_side"][name]["median"] for name in SIDE_BY_SIDE}
         print(f"   registry-proxy / direct-postgres = x{median['registry-proxy over postgres'] / median['direct-postgres']:.2f}; "
-              f"bare forwarding pair / bare baseline = x{median['bare forwarding pair'] / median['bare baseline']:.2f}",
+              f"bare forwarding pair / bare baseline = x{median['bare forwarding pair'] / median['bare baseline']:.2f}; "
+              f"direct-postgres / bare baseline (full row) = x{median['direct-postgres'] / median['bare baseline (full row)']:.2f}",
               flush=True)
     finally:
         for p in reversed(procs):
