@@ -3,6 +3,8 @@
 #   scripts/pg-throwaway.sh start DIR   -> prints the connection URL
 #   scripts/pg-throwaway.sh stop DIR
 # PostgreSQL refuses to run as root, so as root the cluster runs as the `postgres` user.
+# PG_THROWAWAY_OPTIONS adds server options, e.g. to see the plans of slow statements:
+#   PG_THROWAWAY_OPTIONS="-c shared_preload_libraries=auto_explain -c auto_explain.log_min_duration=5ms"
 set -euo pipefail
 cmd=${1:?start|stop}; dir=${2:?directory}
 
@@ -24,7 +26,7 @@ case "$cmd" in
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     as_owner "$bin/initdb" -D "$dir/data" -U postgres -A trust >/dev/null
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w \
-      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 -c synchronous_commit=off" start >/dev/null
+      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 -c synchronous_commit=off ${PG_THROWAWAY_OPTIONS:-}" start >/dev/null
     echo "postgresql://postgres@127.0.0.1:$port/postgres"
     ;;
   stop)
