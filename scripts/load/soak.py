@@ -13,7 +13,9 @@ for `--minutes` drives at once, at a steady paced rate (scripts/load/paced.lua):
 - 64 MiB uploads and downloads in a loop (create, PUT, GET with the data's MD5 checked
   against what was sent, DELETE).
 
-Every `--scrape` seconds it also counts the database's server processes (pg_stat_activity).
+Every `--scrape` seconds it also reads PostgreSQL's statistics: the database's server processes
+(pg_stat_activity), the images table's rows, dead row versions and autovacuum runs, and the
+entries each scan of each of its indexes read (how far a list walks).
 At the end it reads from Prometheus, over the whole run: RSS, open file descriptors, the pool's
 connections, req/s and p50/p99 per operation; and judges flatness: after `--warmup` minutes,
 the median of the last `--window` minutes against the median of the first `--window` minutes
@@ -138,20 +140,47 @@ class Transfers(threading.Thread):
 
 
 class Sampler(threading.Thread):
-    """pg_stat_activity's count of server processes on one database, every `every` seconds."""
+    """Every `every` seconds, from PostgreSQL's statistics on one database: its server
+    processes (pg_stat_activity), the images table's rows (Glance keeps deleted ones), dead row
+    versions and autovacuum runs, and per index of the images table its scans and the entries
+    they read, so a list that walks further as the run goes on shows which index it walks."""
+
+    SQL = (
+        "SELECT json_build_object("
+        "'backends', (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()),"
+        "'rows', t.n_live_tup, 'dead', t.n_dead_tup, 'vacuums', t.autovacuum_count,"
+        "'indexes', (SELECT json_object_agg(indexrelname, json_build_array(idx_scan, idx_tup_read))"
+        " FROM pg_stat_user_indexes WHERE relname = 'images'))"
+        " FROM pg_stat_user_tables t WHERE t.relname = 'images'"
+    )
 
     def __init__(self, admin_url, database, every):
         super().__init__(daemon=True)
-        self.admin_url, self.database, self.every = admin_url, database, every
+        self.url = admin_url.rsplit("/", 1)[0] + "/" + database
+        self.every = every
         self.stop_event = threading.Event()
-        self.samples = []
+        self.samples = {"db_backends": [], "images_rows": [], "images_dead_rows": [], "images_vacuums": []}
+        self.index_reads = {}  # index -> [[t, entries read per scan since the last sample]]
+        self.last = None
 
     def run(self):
-        sql = f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{self.database}'"
         while not self.stop_event.wait(self.every):
-            out = subprocess.run(["psql", "-Atq", self.admin_url, "-c", sql], capture_output=True, text=True)
-            if out.returncode == 0 and out.stdout.strip().isdigit():
-                self.samples.append([time.time(), int(out.stdout.strip())])
+            out = subprocess.run(["psql", "-Atq", self.url, "-c", self.SQL], capture_output=True, text=True)
+            try:
+                d = json.loads(out.stdout)
+            except ValueError:
+                continue
+            t = time.time()
+            for key, name in (("backends", "db_backends"), ("rows", "images_rows"),
+                              ("dead", "images_dead_rows"), ("vacuums", "images_vacuums")):
+                self.samples[name].append([t, d[key]])
+            indexes = d.get("indexes") or {}
+            if self.last:
+                for name, (scans, read) in indexes.items():
+                    scans0, read0 = self.last.get(name, (0, 0))
+                    if scans > scans0:
+                        self.index_reads.setdefault(name, []).append([t, (read - read0) / (scans - scans0)])
+            self.last = indexes
 
 
 def start_prometheus(workdir, target, scrape_s):
@@ -275,7 +304,8 @@ def main():
         finally:
             for p in reversed(procs):
                 p.stop()
-    series["db_backends"] = sampler.samples
+    series.update(sampler.samples)
+    series["index_reads_per_scan"] = sampler.index_reads
     warmup_s, window_s = args.warmup * 60, args.window * 60
     flat = {name: flatness(series[name], start, warmup_s, window_s, end)
             for name in ("rss_bytes", "open_fds", "pool_connections", "db_backends")}
@@ -322,6 +352,15 @@ def main():
                           for q, f in row.items() if f)
         print(f"   {op:18s} {shown}")
     results["latency_windows"] = latency
+    print("the images table and its indexes (recorded, not judged): median of the first and last windows")
+    for name in ("images_rows", "images_dead_rows", "images_vacuums"):
+        f = flatness(series[name], start, warmup_s, window_s, end)
+        if f:
+            print(f"   {name:34s} {f['first_median']:12.0f} -> {f['last_median']:12.0f}")
+    for name, samples in sorted(series["index_reads_per_scan"].items()):
+        f = flatness(samples, start, warmup_s, window_s, end)
+        if f:
+            print(f"   entries read per scan of {name:40s} {f['first_median']:9.1f} -> {f['last_median']:9.1f}")
     results["flat_and_clean"] = ok
     print("soak: " + ("flat, 0 errors" if ok else "FAILED (see above)"))
     with open(args.json, "w") as f:
