@@ -141,13 +141,16 @@ class Transfers(threading.Thread):
 
 class Sampler(threading.Thread):
     """Every `every` seconds, from PostgreSQL's statistics on one database: its server
-    processes (pg_stat_activity), the images table's rows (Glance keeps deleted ones), dead row
+    processes and the age of the oldest open transaction (pg_stat_activity; one held open keeps
+    vacuum from removing anything newer), the images table's rows (Glance keeps deleted ones), dead row
     versions and autovacuum runs, and per index of the images table its scans and the entries
     they read, so a list that walks further as the run goes on shows which index it walks."""
 
     SQL = (
         "SELECT json_build_object("
         "'backends', (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()),"
+        "'oldest_xact_s', (SELECT COALESCE(max(extract(epoch FROM now() - xact_start)), 0) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid()),"
         "'rows', t.n_live_tup, 'dead', t.n_dead_tup, 'vacuums', t.autovacuum_count,"
         "'indexes', (SELECT json_object_agg(indexrelname, json_build_array(idx_scan, idx_tup_read))"
         " FROM pg_stat_user_indexes WHERE relname = 'images'))"
@@ -159,7 +162,8 @@ class Sampler(threading.Thread):
         self.url = admin_url.rsplit("/", 1)[0] + "/" + database
         self.every = every
         self.stop_event = threading.Event()
-        self.samples = {"db_backends": [], "images_rows": [], "images_dead_rows": [], "images_vacuums": []}
+        self.samples = {"db_backends": [], "oldest_transaction_s": [], "images_rows": [],
+                        "images_dead_rows": [], "images_vacuums": []}
         self.index_reads = {}  # index -> [[t, entries read per scan since the last sample]]
         self.last = None
 
@@ -171,7 +175,8 @@ class Sampler(threading.Thread):
             except ValueError:
                 continue
             t = time.time()
-            for key, name in (("backends", "db_backends"), ("rows", "images_rows"),
+            for key, name in (("backends", "db_backends"), ("oldest_xact_s", "oldest_transaction_s"),
+                              ("rows", "images_rows"),
                               ("dead", "images_dead_rows"), ("vacuums", "images_vacuums")):
                 self.samples[name].append([t, d[key]])
             indexes = d.get("indexes") or {}
@@ -353,10 +358,10 @@ def main():
         print(f"   {op:18s} {shown}")
     results["latency_windows"] = latency
     print("the images table and its indexes (recorded, not judged): median of the first and last windows")
-    for name in ("images_rows", "images_dead_rows", "images_vacuums"):
+    for name in ("images_rows", "images_dead_rows", "images_vacuums", "oldest_transaction_s"):
         f = flatness(series[name], start, warmup_s, window_s, end)
         if f:
-            print(f"   {name:34s} {f['first_median']:12.0f} -> {f['last_median']:12.0f}")
+            print(f"   {name:34s} {f['first_median']:12.0f} -> {f['last_median']:12.0f}  (max {f['max']:.0f})")
     for name, samples in sorted(series["index_reads_per_scan"].items()):
         f = flatness(samples, start, warmup_s, window_s, end)
         if f:
