@@ -143,15 +143,17 @@ class Sampler(threading.Thread):
     """Every `every` seconds, from PostgreSQL's statistics on one database: its server
     processes and the age of the oldest open transaction (pg_stat_activity; one held open keeps
     vacuum from removing anything newer), the images table's rows (Glance keeps deleted ones), dead row
-    versions and autovacuum runs, and per index of the images table its scans and the entries
-    they read, so a list that walks further as the run goes on shows which index it walks."""
+    versions and autovacuum runs, and per index of the images table (and for its sequential
+    scans) the scans and the entries they read, so a list that walks further as the run goes
+    on shows which index it walks."""
 
     SQL = (
         "SELECT json_build_object("
         "'backends', (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()),"
-        "'oldest_xact_s', (SELECT COALESCE(max(extract(epoch FROM now() - xact_start)), 0) FROM pg_stat_activity"
+        "'oldest_xact_s', (SELECT GREATEST(0, COALESCE(max(extract(epoch FROM now() - xact_start)), 0)) FROM pg_stat_activity"
         " WHERE datname = current_database() AND pid <> pg_backend_pid()),"
         "'rows', t.n_live_tup, 'dead', t.n_dead_tup, 'vacuums', t.autovacuum_count,"
+        "'seq', json_build_array(t.seq_scan, t.seq_tup_read),"
         "'indexes', (SELECT json_object_agg(indexrelname, json_build_array(idx_scan, idx_tup_read))"
         " FROM pg_stat_user_indexes WHERE relname = 'images'))"
         " FROM pg_stat_user_tables t WHERE t.relname = 'images'"
@@ -179,7 +181,7 @@ class Sampler(threading.Thread):
                               ("rows", "images_rows"),
                               ("dead", "images_dead_rows"), ("vacuums", "images_vacuums")):
                 self.samples[name].append([t, d[key]])
-            indexes = d.get("indexes") or {}
+            indexes = dict(d.get("indexes") or {}, **{"(sequential scan)": d["seq"]})
             if self.last:
                 for name, (scans, read) in indexes.items():
                     scans0, read0 = self.last.get(name, (0, 0))
