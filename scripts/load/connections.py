@@ -29,7 +29,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import BIN, LOAD_DIR, ROOT, Proc, free_port, psql, seed, wait_healthy  # noqa: E402
+from run import BIN, LOAD_DIR, ROOT, Proc, database_url, free_port, psql, seed, wait_healthy  # noqa: E402
 
 # Descriptors each process needs beyond one per connection (listener, database, logs, epoll).
 FD_MARGIN = 200
@@ -107,7 +107,7 @@ def main():
                                     capture_output=True, text=True, check=True).stdout.strip()
         psql(pg_url, "DROP DATABASE IF EXISTS glance_connections")
         psql(pg_url, "CREATE DATABASE glance_connections")
-        db_url = pg_url.rsplit("/", 1)[0] + "/glance_connections"
+        db_url = database_url(pg_url, "glance_connections")
         env.update({"GLANCE__DATA_ACCESS__MODE": "direct-postgres", "GLANCE__DATABASE__URL": db_url})
         subprocess.run([os.path.join(BIN, "glance-api"), "db-sync"], check=True, cwd=workdir, capture_output=True,
                        env=dict(os.environ, **env))

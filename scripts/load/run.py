@@ -123,11 +123,16 @@ def postgres(workdir):
         subprocess.run([script, "stop", pg_dir])
 
 
+def database_url(admin_url, name):
+    """The URL of database `name` on the server of `admin_url`."""
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
 def fresh_database(admin_url, name, workdir):
     """Drop and re-create database `name`, give it the schema (`glance-api db-sync`); its URL."""
     psql(admin_url, f"DROP DATABASE IF EXISTS {name}")
     psql(admin_url, f"CREATE DATABASE {name}")
-    db_url = admin_url.rsplit("/", 1)[0] + "/" + name
+    db_url = database_url(admin_url, name)
     subprocess.run([os.path.join(BIN, "glance-api"), "db-sync"], check=True, cwd=workdir, capture_output=True,
                    env=dict(os.environ, GLANCE__DATA_ACCESS__MODE="direct-postgres", GLANCE__DATABASE__URL=db_url))
     return db_url
@@ -224,7 +229,7 @@ def run_mode(label, mode, backend, args, workdir, pg_admin_url, results):
         dbname = "bench_" + re.sub(r"\W+", "_", label)
         psql(pg_admin_url, f"DROP DATABASE IF EXISTS {dbname}")
         psql(pg_admin_url, f"CREATE DATABASE {dbname}")
-        db_url = pg_admin_url.rsplit("/", 1)[0] + "/" + dbname
+        db_url = database_url(pg_admin_url, dbname)
         subprocess.run([os.path.join(BIN, "glance-api"), "db-sync"], check=True, cwd=mode_dir,
                        env=dict(os.environ, GLANCE__DATA_ACCESS__MODE="direct-postgres", GLANCE__DATABASE__URL=db_url))
     else:
@@ -337,7 +342,7 @@ def side_by_side(args, workdir, pg_admin_url, results):
     os.makedirs(mode_dir)
     psql(pg_admin_url, "DROP DATABASE IF EXISTS bench_side_by_side")
     psql(pg_admin_url, "CREATE DATABASE bench_side_by_side")
-    db_url = pg_admin_url.rsplit("/", 1)[0] + "/bench_side_by_side"
+    db_url = database_url(pg_admin_url, "bench_side_by_side")
     subprocess.run([os.path.join(BIN, "glance-api"), "db-sync"], check=True, cwd=mode_dir, capture_output=True,
                    env=dict(os.environ, GLANCE__DATA_ACCESS__MODE="direct-postgres", GLANCE__DATABASE__URL=db_url))
     store = os.path.join(mode_dir, "images")

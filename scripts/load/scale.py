@@ -25,7 +25,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import BIN, LOAD_DIR, ROOT, Proc, free_port, http, psql, wait_healthy  # noqa: E402
+from run import BIN, LOAD_DIR, ROOT, Proc, database_url, free_port, http, psql, wait_healthy  # noqa: E402
 
 CASES = [
     ("GET image", "/v2/images/{marker}"),
@@ -61,7 +61,7 @@ def prepare(args, size, pg_admin_url, workdir):
     """Database URL of a seeded database of `size` images, and the data-access mode."""
     label = size_label(size)
     if args.backend == "postgres":
-        url = pg_admin_url.rsplit("/", 1)[0] + f"/scale_{label}"
+        url = database_url(pg_admin_url, f"scale_{label}")
         if not (args.reuse and pg_count(url) == size):
             print(f"== seeding {size} images into {url}", flush=True)
             psql(pg_admin_url, f"DROP DATABASE IF EXISTS scale_{label}")

@@ -14,8 +14,9 @@ for `--minutes` drives at once, at a steady paced rate (scripts/load/paced.lua):
   against what was sent, DELETE).
 
 Every `--scrape` seconds it also reads PostgreSQL's statistics: the database's server processes
-(pg_stat_activity), the images table's rows, dead row versions and autovacuum runs, and the
-entries each scan of each of its indexes read (how far a list walks).
+and its oldest open transaction (pg_stat_activity), the images table's rows, dead row versions
+and autovacuum runs, and the entries each scan of each of its indexes, and each sequential scan,
+read (how far a list walks).
 At the end it reads from Prometheus, over the whole run: RSS, open file descriptors, the pool's
 connections, req/s and p50/p99 per operation; and judges flatness: after `--warmup` minutes,
 the median of the last `--window` minutes against the median of the first `--window` minutes
@@ -44,7 +45,8 @@ import urllib.request
 from http.client import HTTPConnection
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import LOAD_DIR, ROOT, Proc, free_port, http, postgres, seed, start_postgres_api, wait_healthy  # noqa: E402
+from run import (LOAD_DIR, ROOT, Proc, database_url, free_port, http, postgres, seed,  # noqa: E402
+                 start_postgres_api, wait_healthy)
 
 # name, wrk script, path (after the base URL), connections, pause between one connection's
 # requests (ms).
@@ -158,14 +160,16 @@ class Sampler(threading.Thread):
         " FROM pg_stat_user_indexes WHERE relname = 'images'))"
         " FROM pg_stat_user_tables t WHERE t.relname = 'images'"
     )
+    # a key of SQL's answer -> the series it is recorded as
+    SERIES = {"backends": "db_backends", "oldest_xact_s": "oldest_transaction_s", "rows": "images_rows",
+              "dead": "images_dead_rows", "vacuums": "images_vacuums"}
 
     def __init__(self, admin_url, database, every):
         super().__init__(daemon=True)
-        self.url = admin_url.rsplit("/", 1)[0] + "/" + database
+        self.url = database_url(admin_url, database)
         self.every = every
         self.stop_event = threading.Event()
-        self.samples = {"db_backends": [], "oldest_transaction_s": [], "images_rows": [],
-                        "images_dead_rows": [], "images_vacuums": []}
+        self.samples = {name: [] for name in self.SERIES.values()}
         self.index_reads = {}  # index -> [[t, entries read per scan since the last sample]]
         self.last = None
 
@@ -177,9 +181,7 @@ class Sampler(threading.Thread):
             except ValueError:
                 continue
             t = time.time()
-            for key, name in (("backends", "db_backends"), ("oldest_xact_s", "oldest_transaction_s"),
-                              ("rows", "images_rows"),
-                              ("dead", "images_dead_rows"), ("vacuums", "images_vacuums")):
+            for key, name in self.SERIES.items():
                 self.samples[name].append([t, d[key]])
             indexes = dict(d.get("indexes") or {}, **{"(sequential scan)": d["seq"]})
             if self.last:
