@@ -113,10 +113,13 @@ def seed_postgres(url, count):
                 im["id"], im["name"], str(im["size"]), "active", ts(im["created"]), ts(im["created"]), "\\N", "f",
                 im["disk_format"], "bare", "\\N", im["owner"], "0", "0", "f", str(im["size"]), im["visibility"],
                 "f", "\\N", "\\N", copy_escape(children)]))
+            # What the child rows' triggers copy from their image (schema versions 8 and 9),
+            # off while COPY runs.
+            copies = f"{ts(im['created'])}\t{im['visibility']}\t{im['owner']}"
             for name, v in im["props"].items():
-                props.append(f"{im['id']}\t{name}\t{v}\t{ts(im['created'])}\t{ts(im['created'])}\tf\t{ts(im['created'])}")
+                props.append(f"{im['id']}\t{name}\t{v}\t{ts(im['created'])}\t{ts(im['created'])}\tf\t{copies}")
             for tag in im["tags"]:
-                tags.append(f"{im['id']}\t{tag}\t{ts(im['created'])}\t{ts(im['created'])}\tf\t{ts(im['created'])}")
+                tags.append(f"{im['id']}\t{tag}\t{ts(im['created'])}\t{ts(im['created'])}\tf\t{copies}")
         elif kind == "members":
             members = [f"{m[0]}\t{m[1]}\tf\t{ts(m[3])}\t{ts(m[3])}\tf\t{m[2]}" for m in value]
         else:
@@ -125,9 +128,11 @@ def seed_postgres(url, count):
         ("images", "id, name, size, status, created_at, updated_at, deleted_at, deleted, disk_format, "
                    "container_format, checksum, owner, min_disk, min_ram, protected, virtual_size, visibility, "
                    "os_hidden, os_hash_algo, os_hash_value, children", images),
-        ("image_properties", "image_id, name, value, created_at, updated_at, deleted, glance_rs_image_created_at",
+        ("image_properties", "image_id, name, value, created_at, updated_at, deleted, glance_rs_image_created_at, "
+                             "glance_rs_image_visibility, glance_rs_image_owner",
          props),
-        ("image_tags", "image_id, value, created_at, updated_at, deleted, glance_rs_image_created_at", tags),
+        ("image_tags", "image_id, value, created_at, updated_at, deleted, glance_rs_image_created_at, "
+                       "glance_rs_image_visibility, glance_rs_image_owner", tags),
         ("image_members", "image_id, member, can_share, created_at, updated_at, deleted, status", members),
     ]:
         script.append(f"COPY {table} ({columns}) FROM STDIN;")

@@ -23,7 +23,7 @@ mod walk;
 
 use keyset::{push_marker, push_order_by_on};
 pub use keyset::{push_order_by, sort_with_tie_breakers};
-use scope::push_scope;
+use scope::{push_scope, IMAGE, WALKED_COPIES};
 pub use walk::planned_per_call;
 use walk::Walk;
 
@@ -156,9 +156,15 @@ pub fn push_image_list_body(
     let walk = walk::choose(query);
     walk::push_from(b, walk);
     b.sql(" AND images.status <> 'killed'");
-    push_scope(b, ctx, query);
-    push_filters(b, &query.filters)?;
     let walking = walk != Walk::Images;
+    if walking {
+        // Decided on the walked rows' copies first (schema version 9), so a member's walk
+        // drops the rows it may not see without reading their images; then on the images
+        // themselves, so a copy out of step could hide an image but never show one.
+        push_scope(b, ctx, query, &WALKED_COPIES);
+    }
+    push_scope(b, ctx, query, &IMAGE);
+    push_filters(b, &query.filters)?;
     let tags: BTreeSet<&String> = (query.filters.tags.iter())
         .filter(|tag| walk != Walk::Tag(tag))
         .collect();

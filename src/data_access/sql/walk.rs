@@ -8,6 +8,12 @@
 //! tag's images the caller may see, whatever the size of the catalogue and however rare the
 //! tag. The same holds for a property filter. The walk's plan fits every value, so
 //! PostgreSQL may cache the statement.
+//!
+//! Schema version 9: the rows also carry their image's `visibility` and `owner` (kept by the
+//! same triggers), which the walk's index holds, and the caller's scope is checked on them
+//! first (`scope.rs`, `WALKED_COPIES`): a member's walk drops the rows of images it may not see
+//! from the index alone and reads only its page's images (20 instead of ~146 at a million
+//! images for a member who sees 15 % of them).
 
 use super::{Dialect, SqlBuilder, SqlParam};
 use crate::domain::{ImageQuery, SortKey};

@@ -26,8 +26,8 @@ fn urls_name_relative_and_absolute_files() {
 }
 
 #[test]
-fn the_schema_is_at_version_8() {
-    assert_eq!(latest_schema_version(), 8);
+fn the_schema_is_at_version_9() {
+    assert_eq!(latest_schema_version(), 9);
 }
 
 fn settings_for(path: &Path, auto_migrate: bool) -> Settings {
@@ -65,7 +65,7 @@ async fn auto_migrate_creates_glance_tables() {
     let path = dir.path().join("glance.db");
     open(&settings_for(&path, true)).await.expect("open");
     let conn = Connection::open(&path).expect("reopen");
-    assert_eq!(applied_version(&conn), Ok(8));
+    assert_eq!(applied_version(&conn), Ok(9));
     let revision: String = conn
         .query_row("SELECT version_num FROM alembic_version", [], |r| r.get(0))
         .expect("alembic revision");
