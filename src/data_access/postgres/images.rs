@@ -13,7 +13,7 @@ use super::rows::{
 };
 use super::{children, pg_error};
 use crate::data_access::sql::{
-    planned_per_call, push_image_list_body, Dialect, SqlBuilder, SqlParam, Statement,
+    planned_per_call, push_distinct, push_image_list_body, Dialect, SqlBuilder, SqlParam, Statement,
 };
 use crate::data_access::{DaResult, DataAccessError};
 use crate::domain::policy::{is_image_mutable, is_image_visible, membership_project};
@@ -394,11 +394,9 @@ pub fn list_statement(
     marker: Option<&Image>,
 ) -> DaResult<Statement> {
     let mut b = SqlBuilder::new(Dialect::Postgres);
-    b.sql("SELECT ")
-        .sql(IMAGE_COLUMNS)
-        .sql(", ")
-        .sql(IMAGE_CHILDREN)
-        .sql(", ");
+    b.sql("SELECT ");
+    push_distinct(&mut b, query);
+    b.sql(IMAGE_COLUMNS).sql(", ").sql(IMAGE_CHILDREN).sql(", ");
     match membership_project(ctx) {
         Some(project) => {
             b.sql(MEMBERSHIP_HEAD)

@@ -24,8 +24,8 @@ mod walk;
 use keyset::{push_marker, push_order_by_on};
 pub use keyset::{push_order_by, sort_with_tie_breakers};
 use scope::{push_scope, IMAGE, WALKED_COPIES};
-pub use walk::planned_per_call;
 use walk::Walk;
+pub use walk::{planned_per_call, push_distinct};
 
 /// A statement parameter, typed after the column it is compared with.
 #[derive(Clone, Debug, PartialEq)]
