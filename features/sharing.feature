@@ -73,3 +73,49 @@ Feature: Sharing an image between projects
     Then the response status is 404
     When I send GET "/v2/images"
     Then the images listed are ""
+
+  Scenario: Tag and property filters show another project only what it may see, as that changes
+    Given I am a member of project "alpha"
+    When I create an image with:
+      """
+      {"name": "tagged", "visibility": "private", "tags": ["gold"], "os_distro": "debian"}
+      """
+    Given I am a member of project "beta"
+    When I send GET "/v2/images?tag=gold"
+    Then the images listed are ""
+    When I send GET "/v2/images?os_distro=debian"
+    Then the images listed are ""
+    Given I am a member of project "alpha"
+    When I send PATCH "/v2/images/{id}" with:
+      """
+      [{"op": "replace", "path": "/visibility", "value": "shared"}]
+      """
+    Then the response status is 200
+    When I send POST "/v2/images/{id}/members" with:
+      """
+      {"member": "beta"}
+      """
+    Then the response status is 200
+    Given I am a member of project "beta"
+    When I send PUT "/v2/images/{id}/members/beta" with:
+      """
+      {"status": "accepted"}
+      """
+    Then the response status is 200
+    When I send GET "/v2/images?tag=gold"
+    Then the images listed are "tagged"
+    When I send GET "/v2/images?os_distro=debian"
+    Then the images listed are "tagged"
+    Given I am a member of project "alpha"
+    When I send PATCH "/v2/images/{id}" with:
+      """
+      [{"op": "replace", "path": "/visibility", "value": "private"}]
+      """
+    Then the response status is 200
+    Given I am a member of project "beta"
+    When I send GET "/v2/images?tag=gold"
+    Then the images listed are ""
+    When I send GET "/v2/images?os_distro=debian"
+    Then the images listed are ""
+    When I send GET "/v2/images?tag=gold&member_status=all"
+    Then the images listed are ""
