@@ -8,7 +8,14 @@ use std::process::ExitCode;
 use glance_rs::config::{Service, Settings};
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    glance_rs::server::logging::init();
+    let code = serve_or_run();
+    // Access-log lines still buffered (`server::logging`).
+    glance_rs::server::logging::flush();
+    code
+}
+
+fn serve_or_run() -> ExitCode {
     let mut config_path: Option<PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {

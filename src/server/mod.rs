@@ -13,6 +13,7 @@ use actix_web::{web, App, HttpServer};
 pub mod activation;
 pub mod allocator;
 pub mod connection;
+pub mod logging;
 
 use connection::AnsweredConnection;
 
