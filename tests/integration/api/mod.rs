@@ -1,5 +1,6 @@
 //! API tests over real HTTP, arranged like the URL tree.
 
+mod access_log;
 mod actions;
 mod auth;
 pub(crate) mod concurrency;
