@@ -67,7 +67,7 @@ class Proc:
     def __init__(self, name, args, env, workdir):
         self.name = name
         self.log = open(os.path.join(workdir, name + ".log"), "w")
-        full_env = dict(os.environ, RUST_LOG="warn", **env)
+        full_env = {**os.environ, "RUST_LOG": "warn", **env}  # env may set RUST_LOG itself
         self.proc = subprocess.Popen(args, env=full_env, cwd=workdir, stdout=self.log, stderr=subprocess.STDOUT)
 
     def peak_rss_mib(self):
@@ -291,8 +291,11 @@ def run_mode(label, mode, backend, args, workdir, pg_admin_url, results):
             p.stop()
 
 
+# The last one is direct-postgres at the default log level (RUST_LOG=info: one access-log line
+# per request); every other server runs at RUST_LOG=warn.
+ACCESS_LOGGED = "direct-postgres, access log on"
 SIDE_BY_SIDE = ["direct-postgres", "registry-proxy over postgres", "bare baseline", "bare baseline (full row)",
-                "bare forwarding pair"]
+                "bare forwarding pair", ACCESS_LOGGED]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -350,6 +353,7 @@ def side_by_side(args, workdir, pg_admin_url, results):
     try:
         registry_port, direct_port, proxy_port = free_port(), free_port(), free_port()
         baseline_port, forward_port, full_port = free_port(), free_port(), free_port()
+        logged_port = free_port()
         registry_base = f"http://127.0.0.1:{registry_port}"
         procs.append(Proc("registry", [os.path.join(BIN, "glance-registry")], {
             "GLANCE__SERVER__BIND": f"127.0.0.1:{registry_port}", "GLANCE__DATA_ACCESS__MODE": "direct-postgres",
@@ -359,6 +363,10 @@ def side_by_side(args, workdir, pg_admin_url, results):
         procs.append(Proc("api-direct", [os.path.join(BIN, "glance-api")], {
             "GLANCE__SERVER__BIND": f"127.0.0.1:{direct_port}", "GLANCE__DATA_ACCESS__MODE": "direct-postgres",
             "GLANCE__DATABASE__URL": db_url, "GLANCE__STORE__PATH": store}, mode_dir))
+        logged = f"http://127.0.0.1:{logged_port}"
+        procs.append(Proc("api-direct-logged", [os.path.join(BIN, "glance-api")], {
+            "GLANCE__SERVER__BIND": f"127.0.0.1:{logged_port}", "GLANCE__DATA_ACCESS__MODE": "direct-postgres",
+            "GLANCE__DATABASE__URL": db_url, "GLANCE__STORE__PATH": store, "RUST_LOG": "info"}, mode_dir))
         proxy = f"http://127.0.0.1:{proxy_port}"
         procs.append(Proc("api-proxy", [os.path.join(BIN, "glance-api")], {
             "GLANCE__SERVER__BIND": f"127.0.0.1:{proxy_port}", "GLANCE__DATA_ACCESS__MODE": "registry-proxy",
@@ -371,6 +379,7 @@ def side_by_side(args, workdir, pg_admin_url, results):
         procs.append(Proc("baseline-full", [os.path.join(BIN, "examples", "baseline"), f"127.0.0.1:{full_port}",
                                             db_url, "full"], {}, mode_dir))
         wait_healthy(direct)
+        wait_healthy(logged)
         wait_healthy(proxy)
         time.sleep(1)  # the baseline and the forwarding pair have no health check
         ids = seed(direct)
@@ -379,11 +388,13 @@ def side_by_side(args, workdir, pg_admin_url, results):
                 "registry-proxy over postgres": f"{proxy}/v2/images/{target}",
                 "bare baseline": f"http://127.0.0.1:{baseline_port}/v2/images/{target}",
                 "bare baseline (full row)": f"http://127.0.0.1:{full_port}/v2/images/{target}",
-                "bare forwarding pair": f"http://127.0.0.1:{forward_port}/v2/images/{target}"}
+                "bare forwarding pair": f"http://127.0.0.1:{forward_port}/v2/images/{target}",
+                ACCESS_LOGGED: f"{logged}/v2/images/{target}"}
         pid = {p.name: p.proc.pid for p in procs}
         serving = {"direct-postgres": [pid["api-direct"]], "registry-proxy over postgres": [pid["api-proxy"], pid["registry"]],
                    "bare baseline": [pid["baseline"]], "bare baseline (full row)": [pid["baseline-full"]],
-                   "bare forwarding pair": [pid["forward-baseline"], pid["baseline"]]}
+                   "bare forwarding pair": [pid["forward-baseline"], pid["baseline"]],
+                   ACCESS_LOGGED: [pid["api-direct-logged"]]}
         runs = {name: [] for name in SIDE_BY_SIDE}
         cpu = {name: [] for name in SIDE_BY_SIDE}
         for _ in range(args.rounds):
@@ -403,7 +414,8 @@ def side_by_side(args, workdir, pg_admin_url, results):
         median = {name: results["side_by_side"][name]["median"] for name in SIDE_BY_SIDE}
         print(f"   registry-proxy / direct-postgres = x{median['registry-proxy over postgres'] / median['direct-postgres']:.2f}; "
               f"bare forwarding pair / bare baseline = x{median['bare forwarding pair'] / median['bare baseline']:.2f}; "
-              f"direct-postgres / bare baseline (full row) = x{median['direct-postgres'] / median['bare baseline (full row)']:.2f}",
+              f"direct-postgres / bare baseline (full row) = x{median['direct-postgres'] / median['bare baseline (full row)']:.2f}; "
+              f"access log on / off = x{median[ACCESS_LOGGED] / median['direct-postgres']:.2f}",
               flush=True)
     finally:
         for p in reversed(procs):
