@@ -19,7 +19,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{
-    Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
+    Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime, TimeoutType,
+    Timeouts,
 };
 use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
@@ -175,7 +176,20 @@ impl PostgresDataAccess {
     }
 
     async fn client(&self) -> DaResult<Object> {
-        self.pool()?.get().await.map_err(pool_error)
+        let pool = self.pool()?;
+        // A free slot is taken without arming a wait timer, and a connection is recycled
+        // without a timer either (the fast recycling method does no I/O: it only checks that
+        // the connection is open). Only when every slot is busy does the call wait, bounded
+        // by `pool_timeout` as before.
+        let at_once = Timeouts {
+            wait: Some(Duration::ZERO),
+            create: Some(self.pool_timeout),
+            recycle: None,
+        };
+        match pool.timeout_get(&at_once).await {
+            Err(PoolError::Timeout(TimeoutType::Wait)) => pool.get().await.map_err(pool_error),
+            got => got.map_err(pool_error),
+        }
     }
 
     /// Bound a whole call, so a database that accepts connections but stops answering (hung,
