@@ -61,11 +61,15 @@ impl Batch {
     /// env_logger drops them).
     pub fn write_out(&self) {
         let mut sink = lock(&self.sink);
-        let bytes = std::mem::replace(&mut *lock(&self.pending), Vec::with_capacity(FLUSH_BYTES));
-        if !bytes.is_empty() {
-            let _ = sink.write_all(&bytes);
-            let _ = sink.flush();
-        }
+        let bytes = {
+            let mut pending = lock(&self.pending);
+            if pending.is_empty() {
+                return;
+            }
+            std::mem::replace(&mut *pending, Vec::with_capacity(FLUSH_BYTES))
+        };
+        let _ = sink.write_all(&bytes);
+        let _ = sink.flush();
     }
 
     /// The writer thread's loop: wait for a first line, give others `interval` to join it,
@@ -153,22 +157,20 @@ impl BatchedLogger {
         }
     }
 
-    fn append(&self, record: &log::Record) {
+    /// Format `record` into the batch; the bytes now waiting.
+    fn append(&self, record: &log::Record) -> usize {
         // A message whose formatting logs again gets a buffer of its own.
         let appended = LINE.with(|line| {
-            let Ok(mut line) = line.try_borrow_mut() else {
-                return false;
-            };
+            let mut line = line.try_borrow_mut().ok()?;
             line.clear();
             format_line(&mut line, record);
-            self.batch.append(&line);
-            true
+            Some(self.batch.append(&line))
         });
-        if !appended {
+        appended.unwrap_or_else(|| {
             let mut line = Vec::new();
             format_line(&mut line, record);
-            self.batch.append(&line);
-        }
+            self.batch.append(&line)
+        })
     }
 }
 
@@ -181,8 +183,8 @@ impl log::Log for BatchedLogger {
         if !self.filter.matches(record) {
             return;
         }
-        self.append(record);
-        if record.target() != ACCESS_TARGET || lock(&self.batch.pending).len() >= FLUSH_BYTES {
+        let waiting = self.append(record);
+        if record.target() != ACCESS_TARGET || waiting >= FLUSH_BYTES {
             self.batch.write_out();
         }
     }
