@@ -19,7 +19,7 @@
 #   scripts/loadtest.sh --connection-profile [--counts 1000,10000] [--storm 1000] [--rounds 3] [--backend postgres|sqlite]
 # Instructions per GET image under valgrind's callgrind (scripts/load/callgrind.py): direct-postgres,
 # registry-proxy (api + registry), the bare baseline in both shapes and the forwarding pair.
-#   scripts/loadtest.sh --instructions [--count 1000] [--warmup 300] [--json FILE]
+#   scripts/loadtest.sh --instructions [--count 1000] [--warmup 300] [--json FILE] [--env NAME=VALUE ...] [--keep]
 # GET image's SQL alone under pgbench, against the bare baseline's select (scripts/load/pgbench.py).
 #   scripts/loadtest.sh --pgbench [--rounds 5] [--duration 10] [--clients 8]
 # Uploads and downloads through the S3 store against a bare object_store client, and peak RSS

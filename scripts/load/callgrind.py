@@ -88,13 +88,21 @@ def main():
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--json", help="also write the figures here")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="set in glance-api's and glance-registry's environment (repeatable)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the callgrind dumps (for callgrind_annotate) and print where")
     args = parser.parse_args()
     if not shutil.which("valgrind") or not shutil.which("callgrind_control"):
         sys.exit("valgrind is needed: apt-get install valgrind")
+    extra = dict(item.split("=", 1) for item in args.env)
     workdir = tempfile.mkdtemp(prefix="glance-callgrind-")
     procs = []
     with contextlib.ExitStack() as cleanup:
-        cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
+        if args.keep:
+            print(f"callgrind dumps kept in {workdir}", file=sys.stderr)
+        else:
+            cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
         db_url = run.fresh_database(cleanup.enter_context(run.postgres(workdir)), "bench_callgrind", workdir)
         cleanup.callback(lambda: [p.stop() for p in reversed(procs)])
         api = os.path.join(run.BIN, "glance-api")
@@ -106,16 +114,16 @@ def main():
         baseline = f"http://127.0.0.1:{ports[3]}"
         reg = callgrind("glance-registry", [os.path.join(run.BIN, "glance-registry")], {
             "GLANCE__SERVER__BIND": f"127.0.0.1:{ports[0]}", "GLANCE__DATA_ACCESS__MODE": "direct-postgres",
-            "GLANCE__DATABASE__URL": db_url, "GLANCE__REGISTRY__TOKEN": run.TOKEN}, workdir)
+            "GLANCE__DATABASE__URL": db_url, "GLANCE__REGISTRY__TOKEN": run.TOKEN, **extra}, workdir)
         procs.append(reg)
         run.wait_healthy(registry, timeout=180)
         api_direct = callgrind("glance-api direct-postgres", [api], {
             "GLANCE__SERVER__BIND": f"127.0.0.1:{ports[1]}", "GLANCE__DATA_ACCESS__MODE": "direct-postgres",
-            "GLANCE__DATABASE__URL": db_url, "GLANCE__STORE__PATH": store}, workdir)
+            "GLANCE__DATABASE__URL": db_url, "GLANCE__STORE__PATH": store, **extra}, workdir)
         api_proxy = callgrind("glance-api registry-proxy", [api], {
             "GLANCE__SERVER__BIND": f"127.0.0.1:{ports[2]}", "GLANCE__DATA_ACCESS__MODE": "registry-proxy",
             "GLANCE__REGISTRY__URL": registry, "GLANCE__REGISTRY__TOKEN": run.TOKEN,
-            "GLANCE__STORE__PATH": store}, workdir)
+            "GLANCE__STORE__PATH": store, **extra}, workdir)
         bare = callgrind("bare baseline", [os.path.join(run.BIN, "examples", "baseline"),
                                            f"127.0.0.1:{ports[3]}", db_url], {}, workdir)
         forward = callgrind("forwarder", [os.path.join(run.BIN, "examples", "forward_baseline"),

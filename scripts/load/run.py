@@ -24,6 +24,9 @@ import imports  # scripts/load/imports.py (this folder is on sys.path as the scr
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # GLANCE_LOAD_BIN: another build folder (e.g. target/debug for a quick look; figures are not comparable)
 BIN = os.environ.get("GLANCE_LOAD_BIN") or os.path.join(ROOT, "target", "release")
+# GLANCE_LOAD_BEFORE_BIN: an earlier build's folder (glance-api, glance-registry); the side-by-side
+# run then also drives its direct-postgres and registry-proxy nodes, to measure a change in one run
+BEFORE_BIN = os.environ.get("GLANCE_LOAD_BEFORE_BIN")
 LOAD_DIR = os.path.join(ROOT, "scripts", "load")
 TOKEN = "loadtest-registry-token"
 MODES = [
@@ -296,6 +299,9 @@ def run_mode(label, mode, backend, args, workdir, pg_admin_url, results):
 ACCESS_LOGGED = "direct-postgres, access log on"
 SIDE_BY_SIDE = ["direct-postgres", "registry-proxy over postgres", "bare baseline", "bare baseline (full row)",
                 "bare forwarding pair", ACCESS_LOGGED]
+BEFORE = {"direct-postgres": "direct-postgres, before", "registry-proxy over postgres": "registry-proxy, before"}
+if BEFORE_BIN:
+    SIDE_BY_SIDE += list(BEFORE.values())
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -378,6 +384,24 @@ def side_by_side(args, workdir, pg_admin_url, results):
                                                f"127.0.0.1:{forward_port}", f"127.0.0.1:{baseline_port}"], {}, mode_dir))
         procs.append(Proc("baseline-full", [os.path.join(BIN, "examples", "baseline"), f"127.0.0.1:{full_port}",
                                             db_url, "full"], {}, mode_dir))
+        before = {}
+        if BEFORE_BIN:
+            before_registry_port, before_direct_port, before_proxy_port = free_port(), free_port(), free_port()
+            procs.append(Proc("registry-before", [os.path.join(BEFORE_BIN, "glance-registry")], {
+                "GLANCE__SERVER__BIND": f"127.0.0.1:{before_registry_port}",
+                "GLANCE__DATA_ACCESS__MODE": "direct-postgres", "GLANCE__DATABASE__URL": db_url,
+                "GLANCE__REGISTRY__TOKEN": TOKEN}, mode_dir))
+            wait_healthy(f"http://127.0.0.1:{before_registry_port}")
+            procs.append(Proc("api-direct-before", [os.path.join(BEFORE_BIN, "glance-api")], {
+                "GLANCE__SERVER__BIND": f"127.0.0.1:{before_direct_port}", "GLANCE__DATA_ACCESS__MODE": "direct-postgres",
+                "GLANCE__DATABASE__URL": db_url, "GLANCE__STORE__PATH": store}, mode_dir))
+            procs.append(Proc("api-proxy-before", [os.path.join(BEFORE_BIN, "glance-api")], {
+                "GLANCE__SERVER__BIND": f"127.0.0.1:{before_proxy_port}", "GLANCE__DATA_ACCESS__MODE": "registry-proxy",
+                "GLANCE__REGISTRY__URL": f"http://127.0.0.1:{before_registry_port}",
+                "GLANCE__REGISTRY__TOKEN": TOKEN, "GLANCE__STORE__PATH": store}, mode_dir))
+            before = {"direct": f"http://127.0.0.1:{before_direct_port}", "proxy": f"http://127.0.0.1:{before_proxy_port}"}
+            for base in before.values():
+                wait_healthy(base)
         wait_healthy(direct)
         wait_healthy(logged)
         wait_healthy(proxy)
@@ -395,6 +419,11 @@ def side_by_side(args, workdir, pg_admin_url, results):
                    "bare baseline": [pid["baseline"]], "bare baseline (full row)": [pid["baseline-full"]],
                    "bare forwarding pair": [pid["forward-baseline"], pid["baseline"]],
                    ACCESS_LOGGED: [pid["api-direct-logged"]]}
+        if BEFORE_BIN:
+            urls[BEFORE["direct-postgres"]] = f"{before['direct']}/v2/images/{target}"
+            urls[BEFORE["registry-proxy over postgres"]] = f"{before['proxy']}/v2/images/{target}"
+            serving[BEFORE["direct-postgres"]] = [pid["api-direct-before"]]
+            serving[BEFORE["registry-proxy over postgres"]] = [pid["api-proxy-before"], pid["registry-before"]]
         runs = {name: [] for name in SIDE_BY_SIDE}
         cpu = {name: [] for name in SIDE_BY_SIDE}
         for _ in range(args.rounds):
@@ -417,6 +446,12 @@ def side_by_side(args, workdir, pg_admin_url, results):
               f"direct-postgres / bare baseline (full row) = x{median['direct-postgres'] / median['bare baseline (full row)']:.2f}; "
               f"access log on / off = x{median[ACCESS_LOGGED] / median['direct-postgres']:.2f}",
               flush=True)
+        if BEFORE_BIN:
+            print("   this build / the earlier one (" + BEFORE_BIN + "): "
+                  + "; ".join(f"{now} x{median[now] / median[then]:.2f}" for now, then in BEFORE.items())
+                  + "; registry-proxy / direct-postgres before = x"
+                  + f"{median[BEFORE['registry-proxy over postgres']] / median[BEFORE['direct-postgres']]:.2f}",
+                  flush=True)
     finally:
         for p in reversed(procs):
             p.stop()
