@@ -78,19 +78,34 @@ pub struct Writer {
     out: Vec<u8>,
     /// No member or element yet in the innermost object or array (no `", "` before the next).
     first: bool,
+    /// Python's separators (`", "`, `": "`), or serde_json's compact ones (`","`, `":"`).
+    python: bool,
 }
 
 impl Writer {
+    /// Python's separators, as Glance's API answers.
     pub fn with_capacity(capacity: usize) -> Self {
         Writer {
             out: Vec::with_capacity(capacity),
             first: true,
+            python: true,
+        }
+    }
+
+    /// serde_json's compact form (`serde_json::to_string`), as the registry wire carries.
+    pub fn compact(capacity: usize) -> Self {
+        Writer {
+            python: false,
+            ..Self::with_capacity(capacity)
         }
     }
 
     fn separate(&mut self) {
         if !self.first {
-            self.out.extend_from_slice(b", ");
+            self.out.push(b',');
+            if self.python {
+                self.out.push(b' ');
+            }
         }
         self.first = false;
     }
@@ -119,7 +134,32 @@ impl Writer {
     pub fn key(&mut self, key: &str) {
         self.separate();
         self.string(key);
-        self.out.extend_from_slice(b": ");
+        self.out.push(b':');
+        if self.python {
+            self.out.push(b' ');
+        }
+    }
+
+    /// A member's key that is the program's own text (a literal with nothing to escape), in
+    /// one reservation and without the escaping check: most keys of every body are these.
+    pub fn known_key(&mut self, key: &'static str) {
+        debug_assert!(!needs_escaping(key.as_bytes()), "{key:?}");
+        // Separators byte by byte: a copy of a slice whose length is not known here is a call.
+        self.out.reserve(key.len() + 6);
+        if !self.first {
+            self.out.push(b',');
+            if self.python {
+                self.out.push(b' ');
+            }
+        }
+        self.first = false;
+        self.out.push(b'"');
+        self.out.extend_from_slice(key.as_bytes());
+        self.out.push(b'"');
+        self.out.push(b':');
+        if self.python {
+            self.out.push(b' ');
+        }
     }
 
     /// Before each element of an array.
@@ -169,7 +209,22 @@ impl Writer {
         }
     }
 
-    #[cfg(test)]
+    /// Any serializable value, as serde_json writes it with this writer's separators.
+    pub fn value<T: Serialize + ?Sized>(&mut self, value: &T) {
+        if self.python {
+            let mut ser = serde_json::Serializer::with_formatter(&mut self.out, PythonFormatter);
+            if let Err(err) = value.serialize(&mut ser) {
+                // Only non-string map keys can fail, and our types have none.
+                log::error!("cannot serialize a value: {err}");
+                self.out.extend_from_slice(b"null");
+            }
+        } else if let Err(err) = serde_json::to_writer(&mut self.out, value) {
+            log::error!("cannot serialize a value: {err}");
+            self.out.extend_from_slice(b"null");
+        }
+    }
+
+    /// The text written (only whole UTF-8 strings and ASCII are ever written).
     pub fn into_string(self) -> String {
         String::from_utf8(self.out).unwrap_or_default()
     }
@@ -273,6 +328,25 @@ mod tests {
         let v =
             serde_json::json!({"a": [1, -2], "b\n": {}, "c": null, "d": true, "é": 7, "f": null});
         assert_eq!(writer.into_string(), super::to_python_json(&v));
+    }
+
+    #[test]
+    fn known_keys_and_values_match_serde_in_both_forms() {
+        let v = serde_json::json!({"a": [1, {"x": null}], "b": "é", "c": {}});
+        for (mut writer, expected) in [
+            (super::Writer::with_capacity(0), super::to_python_json(&v)),
+            (super::Writer::compact(0), v.to_string()),
+        ] {
+            writer.begin_object();
+            writer.known_key("a");
+            writer.value(&v["a"]);
+            writer.known_key("b");
+            writer.string("é");
+            writer.key("c");
+            writer.value(&v["c"]);
+            writer.end_object();
+            assert_eq!(writer.into_string(), expected);
+        }
     }
 
     #[test]

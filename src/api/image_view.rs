@@ -82,21 +82,21 @@ impl ImageView<'_> {
             ("updated_at", Text(Some(&updated_at))),
         ];
         for (key, value) in base {
-            out.key(key);
+            out.known_key(key);
             out.scalar(value);
         }
-        out.key("tags");
+        out.known_key("tags");
         out.begin_array();
         for tag in &image.tags {
             out.item();
             out.string(tag);
         }
         out.end_array();
-        out.key("self");
+        out.known_key("self");
         out.joined(&["/v2/images/", &image.id]);
-        out.key("file");
+        out.known_key("file");
         out.joined(&["/v2/images/", &image.id, "/file"]);
-        out.key("schema");
+        out.known_key("schema");
         out.string("/v2/schemas/image");
         // Multi-store: the stores holding a copy (location metadata `store`), comma-joined.
         let stores: Vec<&str> = image
@@ -105,7 +105,7 @@ impl ImageView<'_> {
             .filter_map(|l| l.metadata.get("store").and_then(|v| v.as_str()))
             .collect();
         if !stores.is_empty() {
-            out.key("stores");
+            out.known_key("stores");
             out.string(&stores.join(","));
         }
         out.end_object();
@@ -116,19 +116,19 @@ impl ImageView<'_> {
 pub(crate) fn list_body(images: &[Image], first: &str, next: Option<&str>) -> Writer {
     let mut out = Writer::with_capacity(256 + 1024 * images.len());
     out.begin_object();
-    out.key("images");
+    out.known_key("images");
     out.begin_array();
     for image in images {
         out.item();
         ImageView(image).write(&mut out);
     }
     out.end_array();
-    out.key("first");
+    out.known_key("first");
     out.string(first);
-    out.key("schema");
+    out.known_key("schema");
     out.string("/v2/schemas/images");
     if let Some(next) = next {
-        out.key("next");
+        out.known_key("next");
         out.string(next);
     }
     out.end_object();

@@ -89,7 +89,9 @@ fn parse_commands_fast(body: &[u8]) -> Option<Vec<Command<'_>>> {
         #[serde(borrow)]
         kwargs: Option<&'a RawValue>,
     }
-    let items: Vec<Wire<'_>> = serde_json::from_slice(body).ok()?;
+    // Checked as UTF-8 once, whole: read from bytes, serde_json checks every string on its own.
+    let body = std::str::from_utf8(body).ok()?;
+    let items: Vec<Wire<'_>> = serde_json::from_str(body).ok()?;
     items
         .into_iter()
         .map(|item| {
