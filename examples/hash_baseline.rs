@@ -1,7 +1,8 @@
 //! The load test's upload baseline: what the upload path must do at least, done bare in
 //! memory: MD5 on one thread and SHA-512 on a second, over the same bytes in 256 KiB batches
 //! handed over through a bounded queue of 4 (the upload path's batch size, queue depth and
-//! thread layout; no network, no file, no inspector). Prints the median MiB/s of 5 runs.
+//! thread layout; no network, no file, no inspector), with the service's own digest
+//! implementations (src/store/digest.rs). Prints the median MiB/s of 5 runs.
 //!
 //! `cargo run --release --example hash_baseline -- SIZE_MIB`
 
@@ -9,8 +10,7 @@ use std::sync::mpsc::sync_channel;
 use std::sync::Arc;
 use std::time::Instant;
 
-use md5::{Digest, Md5};
-use sha2::Sha512;
+use glance_rs::store::digest::{Md5, Sha512};
 
 const BATCH: usize = 256 * 1024;
 const QUEUED: usize = 4;
@@ -22,7 +22,7 @@ fn one_run(batch: &Arc<[u8]>, batches: usize) -> Result<(), String> {
         for data in for_sha512 {
             sha512.update(&data[..]);
         }
-        sha512.finalize()
+        sha512.finish_hex()
     });
     let mut md5 = Md5::new();
     for _ in 0..batches {
@@ -35,7 +35,7 @@ fn one_run(batch: &Arc<[u8]>, batches: usize) -> Result<(), String> {
     let sha512 = sha512
         .join()
         .map_err(|_| "the SHA-512 thread failed".to_string())?;
-    std::hint::black_box((md5.finalize(), sha512));
+    std::hint::black_box((md5.finish_hex(), sha512));
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 //! multi-store (`enabled_backends`, `default_backend`), or the one filesystem store of the
 //! single-store configuration.
 
+pub mod digest;
 pub mod file;
 pub mod ingest;
 pub mod inspect;

@@ -6,12 +6,10 @@
 
 use std::io;
 
+use super::digest::{Md5, Sha512};
+use super::inspect::{Detection, Inspector};
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
-use md5::{Digest, Md5};
-use sha2::Sha512;
-
-use super::inspect::{Detection, Inspector};
 
 /// What a finished upload wrote: size, digests (hex) and, if it was inspected, what the
 /// inspector saw.
@@ -223,8 +221,8 @@ fn write_and_digest(
         }
         Ok(Written {
             size,
-            md5: hex::encode(md5.finalize()),
-            sha512: hex::encode(sha512.finalize()),
+            md5: md5.finish_hex(),
+            sha512: sha512.finish_hex(),
             detection: inspector.map(Inspector::finish),
         })
     })
