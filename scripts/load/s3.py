@@ -9,8 +9,10 @@ The glance-api nodes run direct-postgres on one database (GLANCE_TEST_DATABASE_U
 throwaway cluster) with the S3 store as default store. Each round uploads SIZE MiB with curl
 (`PUT /v2/images/{id}/file`), downloads it back, then runs the baseline once; medians over
 ROUNDS. Then GET image (wrk, one seeded image) through each of three nodes in turn. The RSS is
-read (VmHWM) from a fresh glance-api after one 1 GiB upload streamed from a pipe. Standard
-library only.
+read (VmHWM) from a fresh glance-api after one 1 GiB upload streamed from a pipe. With
+GLANCE_LOAD_BEFORE_BIN (an earlier build's folder, as for the side-by-side run) each round
+also uploads and downloads through that build's glance-api, for this build / that one in one
+run. Standard library only.
 """
 import argparse
 import json
@@ -34,9 +36,9 @@ def s3_env():
     return {n: os.environ[f"GLANCE_TEST_S3_{n}"] for n in names}
 
 
-def start_api(workdir, name, s3, part_mib, db_url):
+def start_api(workdir, name, s3, part_mib, db_url, bin_dir=None):
     port = run.free_port()
-    api = run.Proc(name, [os.path.join(run.BIN, "glance-api")], {
+    api = run.Proc(name, [os.path.join(bin_dir or run.BIN, "glance-api")], {
         "GLANCE__SERVER__BIND": f"127.0.0.1:{port}",
         "GLANCE__DATA_ACCESS__MODE": "direct-postgres",
         "GLANCE__DATABASE__URL": db_url,
@@ -155,6 +157,14 @@ def measure(workdir, s3, db_url, args):
         ups, downs, puts, gets = [], [], [], []
         cpus = {"upload through glance-api": [], "bare multipart PUT": [],
                 "download through glance-api": [], "bare ranged GET": []}
+        before = None
+        if run.BEFORE_BIN:
+            # An earlier build's node beside this one, in the same rounds (GLANCE_LOAD_BEFORE_BIN).
+            before_api, before_base = start_api(workdir, "glance-api-before", s3, args.part_mib, db_url,
+                                                run.BEFORE_BIN)
+            nodes.append((before_api, before_base))
+            before = {"base": before_base, "cpu": Cpu(before_api.proc.pid, garage_pid()), "ups": [],
+                      "downs": [], "up_cpu": [], "down_cpu": []}
         for _ in range(args.rounds):
             up, down, up_cpu, down_cpu = through_api(base, data, args.size_mib << 20, cpu)
             put, get, put_cpu, get_cpu = baseline(args.size_mib, args.part_mib, data)
@@ -164,6 +174,15 @@ def measure(workdir, s3, db_url, args):
             gets.append(get)
             for name, spent in zip(cpus, (up_cpu, put_cpu, down_cpu, get_cpu)):
                 cpus[name].append(spent)
+            if before:
+                up, down, up_cpu, down_cpu = through_api(before["base"], data, args.size_mib << 20, before["cpu"])
+                for key, value in (("ups", up), ("downs", down), ("up_cpu", up_cpu), ("down_cpu", down_cpu)):
+                    before[key].append(value)
+        if before:
+            before_api, _ = nodes.pop()
+            before_api.stop()
+            cpus["upload through the earlier build"] = before["up_cpu"]
+            cpus["download through the earlier build"] = before["down_cpu"]
         for n in (2, 3):
             nodes.append(start_api(workdir, f"glance-api-{n}", s3, args.part_mib, db_url))
         ids = run.seed(base, count=20)
@@ -171,7 +190,7 @@ def measure(workdir, s3, db_url, args):
         for name, (_, node_base) in zip(("node 1", "node 2", "node 3"), nodes):
             result = run.wrk(f"{node_base}/v2/images/{ids[len(ids) // 2]}", "get.lua", args.get_seconds, 32)
             per_node.append((f"GET image through {name}", result["rps"], result["errors"] + result["non2xx"]))
-        return ups, downs, puts, gets, cpus, per_node
+        return ups, downs, puts, gets, cpus, per_node, before
     finally:
         for api, _ in nodes:
             api.stop()
@@ -208,7 +227,7 @@ def main():
         with run.postgres(workdir) as pg_url:
             db_url = run.fresh_database(pg_url, "bench_s3", workdir)
             if not args.rss_only:
-                ups, downs, puts, gets, cpus, per_node = measure(workdir, s3, db_url, args)
+                ups, downs, puts, gets, cpus, per_node, before = measure(workdir, s3, db_url, args)
             rss = peak_rss_during_upload(workdir, s3, args.part_mib, args.rss_mib, db_url)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -227,6 +246,12 @@ def main():
     print(line("bare ranged GET (baseline)", gets))
     print(f"  upload / bare PUT: x{statistics.median(ups) / statistics.median(puts):.2f}   "
           f"download / bare GET: x{statistics.median(downs) / statistics.median(gets):.2f}")
+    if before:
+        print(line("upload through the earlier build", before["ups"]))
+        print(line("download through the earlier build", before["downs"]))
+        print(f"  this build / the earlier one ({run.BEFORE_BIN}): upload "
+              f"x{statistics.median(ups) / statistics.median(before['ups']):.2f}, download "
+              f"x{statistics.median(downs) / statistics.median(before['downs']):.2f}")
     gib = args.size_mib / 1024
     print("  CPU seconds per GiB moved (user + system, median of rounds); client: curl or the baseline")
     print(f"  {'':34s} {'glance-api':>10s} {'garage':>8s} {'client':>8s} {'total':>8s}")
