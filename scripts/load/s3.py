@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Uploads and downloads through glance-api to a real S3 server (Garage), against the bare
-baseline (examples/s3_baseline.rs: the same bytes to the same Garage with the same crate, part
+baseline (examples/s3_baseline.rs: as many random bytes to the same Garage with the same crate, part
 size and parts in flight), side by side; and glance-api's peak RSS during a 1 GiB upload.
 Called by `scripts/loadtest.sh --s3` after the release build, with one Garage node started by
 tests/s3/lib.sh (GLANCE_TEST_S3_* variables).
 
 The glance-api nodes run direct-postgres on one database (GLANCE_TEST_DATABASE_URL, else a
 throwaway cluster) with the S3 store as default store. Each round uploads SIZE MiB with curl
-(`PUT /v2/images/{id}/file`), downloads it back, then runs the baseline once; medians over
+(`PUT /v2/images/{id}/file`), downloads it back, then runs the baseline once, each step on
+fresh random bytes of the same size (Garage dedups blocks it still holds); medians over
 ROUNDS. Then GET image (wrk, one seeded image) through each of three nodes in turn. The RSS is
 read (VmHWM) from a fresh glance-api after one 1 GiB upload streamed from a pipe. With
 GLANCE_LOAD_BEFORE_BIN (an earlier build's folder, as for the side-by-side run) each round
@@ -146,9 +147,15 @@ def peak_rss_during_upload(workdir, s3, part_mib, gib_mib, db_url):
 def measure(workdir, s3, db_url, args):
     """Transfers against the baseline, alternating; then GET image through three nodes."""
     data = os.path.join(workdir, "data.bin")
-    with open(data, "wb") as f:
-        for _ in range(args.size_mib):
-            f.write(os.urandom(1 << 20))
+
+    def fresh():
+        """New random bytes for the next step. Garage keeps blocks by content hash: a PUT of
+        bytes it still holds (a deleted object's blocks stay until its block GC) skips the block
+        writes, so sending one file in every step let whichever side came second skip them."""
+        with open(data, "wb") as f:
+            for _ in range(args.size_mib):
+                f.write(os.urandom(1 << 20))
+        return data
     nodes = []
     try:
         nodes.append(start_api(workdir, "glance-api-1", s3, args.part_mib, db_url))
@@ -166,8 +173,8 @@ def measure(workdir, s3, db_url, args):
             before = {"base": before_base, "cpu": Cpu(before_api.proc.pid, garage_pid()), "ups": [],
                       "downs": [], "up_cpu": [], "down_cpu": []}
         for _ in range(args.rounds):
-            up, down, up_cpu, down_cpu = through_api(base, data, args.size_mib << 20, cpu)
-            put, get, put_cpu, get_cpu = baseline(args.size_mib, args.part_mib, data)
+            up, down, up_cpu, down_cpu = through_api(base, fresh(), args.size_mib << 20, cpu)
+            put, get, put_cpu, get_cpu = baseline(args.size_mib, args.part_mib, fresh())
             ups.append(up)
             downs.append(down)
             puts.append(put)
@@ -175,7 +182,8 @@ def measure(workdir, s3, db_url, args):
             for name, spent in zip(cpus, (up_cpu, put_cpu, down_cpu, get_cpu)):
                 cpus[name].append(spent)
             if before:
-                up, down, up_cpu, down_cpu = through_api(before["base"], data, args.size_mib << 20, before["cpu"])
+                up, down, up_cpu, down_cpu = through_api(before["base"], fresh(), args.size_mib << 20,
+                                                         before["cpu"])
                 for key, value in (("ups", up), ("downs", down), ("up_cpu", up_cpu), ("down_cpu", down_cpu)):
                     before[key].append(value)
         if before:
