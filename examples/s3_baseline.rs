@@ -1,7 +1,8 @@
-//! The S3 load test's baseline (scripts/load/s3.py): the same bytes to the same S3 server with
+//! The S3 load test's baseline (scripts/load/s3.py): as many bytes to the same S3 server with
 //! the same crate and the same part size and parts in flight as the S3 store, and nothing else
-//! (no HTTP front, no digests, no inspector, no database). PUTs SIZE_MIB (of DATA_FILE, the
-//! file the load test uploads through the service, when given) as a multipart upload
+//! (no HTTP front, no digests, no inspector, no database). PUTs SIZE_MIB (of DATA_FILE when
+//! given: the load test writes fresh random bytes for each step, since Garage skips writing
+//! blocks it already holds) as a multipart upload
 //! of PART_MIB parts, at most `PARTS_IN_FLIGHT` on the wire, then GETs it back with one ranged
 //! GET (as a download does) and deletes it. Prints `put MiB/s get MiB/s`, then the CPU seconds
 //! (user + system) this process spent in the PUT and in the GET, then those the process
@@ -79,9 +80,9 @@ async fn main() -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     let part_len = usize::try_from(part_mib << 20).map_err(|e| e.to_string())?;
-    // The bytes to send: DATA_FILE's (the same bytes the service is sent), else a pattern.
-    // Garage keeps blocks by content hash and compresses them, so a repeated compressible
-    // part costs it far less than real image data: compare with the same file.
+    // The bytes to send: DATA_FILE's (random bytes like those the service is sent), else a
+    // pattern. Garage keeps blocks by content hash and compresses them, so a repeated
+    // compressible part, or bytes it still holds, cost it far less than new image data.
     let mut data = match std::env::args().nth(3) {
         Some(path) => Some(std::fs::File::open(&path).map_err(|e| format!("{path}: {e}"))?),
         None => None,
