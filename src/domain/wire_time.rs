@@ -17,10 +17,14 @@ pub fn python_isoformat(ts: &NaiveDateTime) -> String {
     let mut text = super::iso_seconds(ts);
     let micros = ts.nanosecond() / 1_000;
     if micros != 0 {
-        // Six digits, leading zeros kept.
-        let digits = (1_000_000 + micros).to_string();
-        text.push('.');
-        text.push_str(&digits[1..]);
+        // Six digits, leading zeros kept, by hand (`to_string` went through core::fmt).
+        let mut digits = *b".000000";
+        let mut rest = micros;
+        for slot in digits[1..].iter_mut().rev() {
+            *slot = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        text.push_str(std::str::from_utf8(&digits).unwrap_or_default());
     }
     text
 }
