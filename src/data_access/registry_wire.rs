@@ -245,7 +245,7 @@ pub fn parse_db_time(server_timing: &str) -> Option<std::time::Duration> {
     })
 }
 
-/// What glance-registry writes, `db;dur=<digits>[.<up to 9 digits>]` first, read by hand (the
+/// What glance-registry writes, `db;dur=<digits>[.<up to 6 digits>]` first, read by hand (the
 /// float parse cost 0.8k instructions per call); `None` for any other form.
 fn plain_db_time(server_timing: &str) -> Option<std::time::Duration> {
     let value = server_timing.strip_prefix("db;dur=")?;
